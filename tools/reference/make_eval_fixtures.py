@@ -157,6 +157,130 @@ def rle_cases(rng):
     return cases
 
 
+
+def mask_from_polys(polys, h, w):
+    return mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(polys, h, w)))
+
+
+def make_case(rng, n_images, cat_ids, max_gt, crowd_p, extra_dets_img=None):
+    """Random COCO ground truth and results covering the COCOeval edge cases."""
+    sizes = [(int(rng.integers(24, 160)), int(rng.integers(24, 160))) for _ in range(n_images)]
+    images = [{"id": 10 + 3 * i, "height": h, "width": w, "file_name": f"img{i}.jpg"}
+              for i, (h, w) in enumerate(sizes)]
+    cats = [{"id": c, "name": f"cat{c}"} for c in cat_ids]
+    # cat_ids[-1]: no gt and no dets at all; cat_ids[-2]: gt but no detections.
+    gt_cats, det_cats = cat_ids[:-1], cat_ids[:-2]
+    anns, dets = [], []
+    ann_id = 1
+    for idx, img in enumerate(images):
+        h, w = img["height"], img["width"]
+        n_gt = 0 if idx in (0, 1) else int(rng.integers(1, max_gt + 1))
+        for _ in range(n_gt):
+            cat = int(rng.choice(gt_cats))
+            crowd = int(rng.random() < crowd_p)
+            polys = [random_polygon(rng, h, w, spill=0.05)]
+            if rng.random() < 0.2:
+                polys.append(random_polygon(rng, h, w, spill=0.05))
+            m = mask_from_polys(polys, h, w)
+            rle = enc(m)
+            kind = rng.random()
+            if crowd or kind < 0.15:
+                flat = m.reshape(-1, order="F")
+                counts, prev, run = [], 0, 0
+                for v in flat:
+                    if v != prev:
+                        counts.append(run)
+                        run, prev = 0, v
+                    run += 1
+                counts.append(run)
+                segm = {"size": [h, w], "counts": counts}
+            elif kind < 0.3:
+                segm = s(rle)
+            else:
+                segm = polys
+            area = float(mask_utils.area(rle))
+            if rng.random() < 0.1:
+                area = float(rng.choice([1024.0, 9216.0, 1023.5, 32.0 * 32 + 0.5]))
+            bbox = [float(v) for v in mask_utils.toBbox(rle)]
+            anns.append({"id": ann_id, "image_id": img["id"], "category_id": cat,
+                         "segmentation": segm, "area": area, "bbox": bbox, "iscrowd": crowd})
+            ann_id += 1
+            if cat not in det_cats:
+                continue
+            for _ in range(int(rng.choice([0, 1, 1, 1, 2, 3]))):  # misses and duplicates
+                dx, dy = rng.normal(0, 0.025 * w), rng.normal(0, 0.025 * h)
+                jp = [[v + (dx if j % 2 == 0 else dy) for j, v in enumerate(p)] for p in polys]
+                dm = mask_from_polys(jp, h, w)
+                dets.append(det(rng, img["id"], cat, dm, h, w))
+        # false positives, some of unknown category 99
+        for _ in range(int(rng.integers(0, 4))):
+            cat = int(rng.choice(det_cats + [99]))
+            dm = mask_from_polys([random_polygon(rng, h, w, spill=0.0)], h, w)
+            dets.append(det(rng, img["id"], cat, dm, h, w))
+    if extra_dets_img is not None:
+        # > 100 detections on one image and category: maxDets truncation
+        img = images[extra_dets_img]
+        h, w = img["height"], img["width"]
+        for _ in range(130):
+            dm = mask_from_polys([random_polygon(rng, h, w, spill=0.0)], h, w)
+            dets.append(det(rng, img["id"], det_cats[0], dm, h, w))
+    perm = rng.permutation(len(dets))
+    dets = [dets[i] for i in perm]
+    gt = {"images": images, "categories": cats, "annotations": anns}
+    return gt, dets
+
+
+def det(rng, image_id, cat, m, h, w):
+    rle = enc(m)
+    bbox = [float(v) for v in mask_utils.toBbox(rle)]
+    bbox = [bbox[0] + float(rng.normal(0, 1)), bbox[1] + float(rng.normal(0, 1)), bbox[2], bbox[3]]
+    # rounded scores create ties: the stable-sort rules matter
+    score = float(np.round(rng.random(), 1)) if rng.random() < 0.5 else float(rng.random())
+    return {"image_id": image_id, "category_id": cat, "score": score, "bbox": bbox,
+            "segmentation": s(rle)}
+
+
+def run_eval(gt, dets, iou_type):
+    coco = COCO()
+    coco.dataset = copy.deepcopy(gt)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+        res = coco.loadRes(copy.deepcopy(dets))
+        e = COCOeval(coco, res, iou_type)
+        e.evaluate()
+        e.accumulate()
+        e.summarize()
+    prec = e.eval["precision"]
+    per_cat = []
+    for k, cid in enumerate(e.params.catIds):
+        def m(x):
+            x = x[x > -1]
+            return float(np.mean(x)) if x.size else -1.0
+        per_cat.append({"category_id": int(cid), "ap": m(prec[:, :, k, 0, 2]),
+                        "ap50": m(prec[0, :, k, 0, 2]), "ap75": m(prec[5, :, k, 0, 2])})
+    return {"stats": [float(v) for v in e.stats], "per_category": per_cat,
+            "precision_t0_all_100": prec[0, :, :, 0, 2].tolist(),
+            "recall_all_100": e.eval["recall"][:, :, 0, 2].tolist()}
+
+
+def eval_case(name, rng, **kw):
+    gt, dets = make_case(rng, **kw)
+    dt_bbox = [{k: v for k, v in d.items() if k != "segmentation"} for d in dets]
+    dt_segm_only = [{k: v for k, v in d.items() if k != "bbox"} for d in dets]
+    write_json(f"{name}_gt.json", gt)
+    write_json(f"{name}_dt_segm.json", dets)
+    write_json(f"{name}_dt_bbox.json", dt_bbox)
+    write_json(f"{name}_dt_segm_only.json", dt_segm_only)
+    expected = {
+        "bbox/dt_bbox": run_eval(gt, dt_bbox, "bbox"),
+        "segm/dt_segm": run_eval(gt, dets, "segm"),
+        "segm/dt_segm_only": run_eval(gt, dt_segm_only, "segm"),
+        "bbox/dt_segm_only": run_eval(gt, dt_segm_only, "bbox"),
+        "segm/dt_bbox": run_eval(gt, dt_bbox, "segm"),
+    }
+    write_json(f"{name}_expected.json", expected)
+
+
 def write_json(name, obj):
     path = os.path.join(OUT, name)
     with open(path, "w") as f:
@@ -167,6 +291,10 @@ def write_json(name, obj):
 def main():
     os.makedirs(OUT, exist_ok=True)
     write_json("rle_cases.json", rle_cases(np.random.default_rng(1234)))
+    eval_case("small", np.random.default_rng(7), n_images=8, cat_ids=[1, 2, 3, 5, 7],
+              max_gt=6, crowd_p=0.1, extra_dets_img=2)
+    eval_case("crowded", np.random.default_rng(8), n_images=14, cat_ids=[2, 4, 6, 8],
+              max_gt=10, crowd_p=0.3)
 
 
 if __name__ == "__main__":
