@@ -1,0 +1,284 @@
+//! Reading COCO instances JSON: polygons, uncompressed and compressed RLE, iscrowd.
+//!
+//! The top level is parsed loosely (`Vec<Value>`) and each image, annotation
+//! and category separately, so one malformed entry becomes a located
+//! [`Problem`] instead of failing the whole file.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use mrcnn_eval::rle::Rle;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{DataError, Problem, ProblemKind, ProblemLog, Skipped};
+use crate::model::{Category, Dataset, ImageRecord, ImageSource, Instance, mask_bbox_xyxy};
+
+#[derive(Deserialize)]
+struct Top {
+    #[serde(default)]
+    images: Vec<Value>,
+    #[serde(default)]
+    annotations: Vec<Value>,
+    #[serde(default)]
+    categories: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+struct CocoImage {
+    id: u64,
+    file_name: String,
+    width: u32,
+    height: u32,
+}
+
+#[derive(Deserialize)]
+struct CocoAnn {
+    image_id: u64,
+    category_id: u32,
+    #[serde(default)]
+    segmentation: Value,
+    area: Option<f64>,
+    bbox: Option<[f64; 4]>,
+    #[serde(default)]
+    iscrowd: u8,
+}
+
+/// Read `json`; image files are looked up under `image_root`.
+///
+/// Images whose file does not exist are reported ([`ProblemKind::MissingFile`]);
+/// decoding is left to [`crate::sample::load_sample`] and `dataset stats --check-images`.
+pub fn read_coco(
+    json: &Path,
+    image_root: &Path,
+    log: &mut ProblemLog,
+) -> Result<Dataset, DataError> {
+    let text = std::fs::read_to_string(json).map_err(|e| DataError::io(json, e))?;
+    read_coco_str(&text, json, image_root, true, log)
+}
+
+/// Read COCO JSON text; `json` only names the file in messages. With
+/// `check_files`, images missing from `image_root` are reported.
+pub fn read_coco_str(
+    text: &str,
+    json: &Path,
+    image_root: &Path,
+    check_files: bool,
+    log: &mut ProblemLog,
+) -> Result<Dataset, DataError> {
+    let top: Top = serde_json::from_str(text)
+        .map_err(|e| DataError::format(json, format!("not a COCO instances file: {e}")))?;
+
+    let mut categories = Vec::new();
+    for (i, v) in top.categories.into_iter().enumerate() {
+        let c: Category = serde_json::from_value(v)
+            .map_err(|e| DataError::format(json, format!("categories[{i}]: {e}")))?;
+        categories.push(c);
+    }
+    // Categories define the label space: a bad one is a file error, not a sample.
+    let categories = crate::labelmap::validate(categories)
+        .map_err(|m| DataError::format(json, format!("categories: {m}")))?;
+    let mut ds = Dataset {
+        categories,
+        images: Vec::new(),
+    };
+
+    let mut index: HashMap<u64, usize> = HashMap::new();
+    for (i, v) in top.images.into_iter().enumerate() {
+        let bad = |kind, d: String| Problem::new(kind, json, d).record(i);
+        let im: CocoImage = match serde_json::from_value(v) {
+            Ok(im) => im,
+            Err(e) => {
+                log.bad(
+                    bad(ProblemKind::BadRecord, format!("images[{i}]: {e}")),
+                    Skipped::Image,
+                )?;
+                continue;
+            }
+        };
+        if im.width == 0 || im.height == 0 {
+            let d = format!("image {} has size {}x{}", im.id, im.width, im.height);
+            log.bad(bad(ProblemKind::BadRecord, d), Skipped::Image)?;
+            continue;
+        }
+        if index.contains_key(&im.id) {
+            let d = format!("image id {} appears twice", im.id);
+            log.bad(bad(ProblemKind::DuplicateId, d), Skipped::Image)?;
+            continue;
+        }
+        let path = image_root.join(&im.file_name);
+        if check_files && !path.is_file() {
+            let d = format!("image file {} not found", path.display());
+            log.bad(bad(ProblemKind::MissingFile, d), Skipped::Image)?;
+            // Mark the id as known so its annotations are not reported again.
+            index.insert(im.id, usize::MAX);
+            continue;
+        }
+        index.insert(im.id, ds.images.len());
+        ds.images.push(ImageRecord {
+            id: im.id,
+            file_name: im.file_name,
+            source: ImageSource::File(path),
+            width: im.width,
+            height: im.height,
+            annotations: Vec::new(),
+        });
+    }
+
+    for (i, v) in top.annotations.into_iter().enumerate() {
+        let bad = |kind, d: String| Problem::new(kind, json, d).annotation(i);
+        let a: CocoAnn = match serde_json::from_value(v) {
+            Ok(a) => a,
+            Err(e) => {
+                let p = bad(ProblemKind::BadRecord, format!("annotations[{i}]: {e}"));
+                log.bad(p, Skipped::Annotation)?;
+                continue;
+            }
+        };
+        let Some(&img_idx) = index.get(&a.image_id) else {
+            let d = format!("image_id {} is not in images", a.image_id);
+            log.bad(bad(ProblemKind::UnknownImage, d), Skipped::Annotation)?;
+            continue;
+        };
+        if img_idx == usize::MAX {
+            continue; // its image was skipped (and reported) above
+        }
+        let Some(label) = ds.label_of_id(a.category_id) else {
+            let d = format!("category_id {} is not in categories", a.category_id);
+            log.bad(bad(ProblemKind::UnknownClass, d), Skipped::Annotation)?;
+            continue;
+        };
+        let img = &ds.images[img_idx];
+        let (h, w) = (img.height, img.width);
+        let mask = match parse_segmentation(&a.segmentation, h, w) {
+            Ok(m) => m,
+            Err((kind, d)) => {
+                log.bad(bad(kind, d).record(img_idx), Skipped::Annotation)?;
+                continue;
+            }
+        };
+        let mask_area = mask.area();
+        if mask_area == 0 {
+            let d = "segmentation covers no pixel".to_string();
+            log.bad(bad(ProblemKind::EmptyMask, d), Skipped::Annotation)?;
+            continue;
+        }
+        let bbox = match a.bbox {
+            Some(b) => match check_box(b, w, h) {
+                Ok(b) => b,
+                Err(d) => {
+                    log.bad(bad(ProblemKind::BadBox, d), Skipped::Annotation)?;
+                    continue;
+                }
+            },
+            None => mask_bbox_xyxy(&mask),
+        };
+        let area = a.area.unwrap_or(mask_area as f64) as f32;
+        ds.images[img_idx].annotations.push(Instance {
+            category: label,
+            bbox,
+            mask,
+            iscrowd: a.iscrowd != 0,
+            area,
+        });
+    }
+    Ok(ds)
+}
+
+/// A COCO `[x, y, w, h]` box as xyxy, rejecting empty boxes and boxes outside
+/// the image (half a pixel of slack for float rounding in exported files).
+fn check_box(b: [f64; 4], w: u32, h: u32) -> Result<[f32; 4], String> {
+    let [x, y, bw, bh] = b;
+    if !b.iter().all(|v| v.is_finite()) || bw <= 0.0 || bh <= 0.0 {
+        return Err(format!("bbox {b:?} has zero or negative size"));
+    }
+    let tol = 0.5;
+    if x < -tol || y < -tol || x + bw > w as f64 + tol || y + bh > h as f64 + tol {
+        return Err(format!("bbox {b:?} lies outside the {w}x{h} image"));
+    }
+    let cl = |v: f64, m: u32| v.clamp(0.0, m as f64) as f32;
+    Ok([cl(x, w), cl(y, h), cl(x + bw, w), cl(y + bh, h)])
+}
+
+/// Polygons, `{size, counts: [..]}` or `{size, counts: "..."}` → RLE.
+pub(crate) fn parse_segmentation(
+    seg: &Value,
+    h: u32,
+    w: u32,
+) -> Result<Rle, (ProblemKind, String)> {
+    match seg {
+        Value::Array(polys) => {
+            if polys.is_empty() {
+                return Err((ProblemKind::BadPolygon, "empty polygon list".into()));
+            }
+            let mut out = Vec::with_capacity(polys.len());
+            for (k, p) in polys.iter().enumerate() {
+                let pts: Option<Vec<f64>> = p
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|v| v.as_f64().filter(|f| f.is_finite()))
+                            .collect()
+                    })
+                    .unwrap_or(None);
+                let Some(pts) = pts else {
+                    return Err((
+                        ProblemKind::BadPolygon,
+                        format!("polygon {k} is not a list of numbers"),
+                    ));
+                };
+                if pts.len() < 6 || pts.len() % 2 != 0 {
+                    let d = format!(
+                        "polygon {k} has {} values; need ≥ 3 (x, y) points",
+                        pts.len()
+                    );
+                    return Err((ProblemKind::BadPolygon, d));
+                }
+                out.push(pts);
+            }
+            Ok(Rle::from_polygons(&out, h, w))
+        }
+        Value::Object(o) => {
+            let size = o.get("size").and_then(|s| s.as_array()).and_then(|s| {
+                let hh = s.first()?.as_u64()?;
+                let ww = s.get(1)?.as_u64()?;
+                Some((hh, ww))
+            });
+            let Some((rh, rw)) = size else {
+                return Err((ProblemKind::BadRle, "RLE without a [h, w] size".into()));
+            };
+            if (rh, rw) != (h as u64, w as u64) {
+                let d = format!("RLE size {rh}x{rw} but the image is {h}x{w}");
+                return Err((ProblemKind::MaskSizeMismatch, d));
+            }
+            match o.get("counts") {
+                Some(Value::String(s)) => {
+                    Rle::from_compressed(s, h, w).map_err(|e| (ProblemKind::BadRle, e.to_string()))
+                }
+                Some(Value::Array(c)) => {
+                    let counts: Option<Vec<u32>> = c
+                        .iter()
+                        .map(|v| v.as_u64().and_then(|x| u32::try_from(x).ok()))
+                        .collect();
+                    let Some(counts) = counts else {
+                        return Err((
+                            ProblemKind::BadRle,
+                            "RLE counts are not non-negative integers".into(),
+                        ));
+                    };
+                    Rle::from_uncompressed(&counts, h, w)
+                        .map_err(|e| (ProblemKind::BadRle, e.to_string()))
+                }
+                _ => Err((ProblemKind::BadRle, "RLE without counts".into())),
+            }
+        }
+        Value::Null => Err((
+            ProblemKind::EmptyMask,
+            "annotation has no segmentation".into(),
+        )),
+        _ => Err((
+            ProblemKind::BadRle,
+            "segmentation is neither polygons nor RLE".into(),
+        )),
+    }
+}

@@ -1,0 +1,86 @@
+//! Decoding one image and its instance masks into training tensors' raw form.
+
+use image::{GrayImage, RgbImage};
+
+use crate::error::{Problem, ProblemKind};
+use crate::model::{ImageRecord, ImageSource};
+
+/// A decoded image with per-instance targets (crowd instances included,
+/// flagged, so the caller decides: torchvision's reference drops them).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub image_id: u64,
+    pub image: RgbImage,
+    /// xyxy pixels.
+    pub boxes: Vec<[f32; 4]>,
+    /// Contiguous labels 1..=K.
+    pub labels: Vec<u32>,
+    /// Binary masks (0/1), image-sized.
+    pub masks: Vec<GrayImage>,
+    pub iscrowd: Vec<bool>,
+}
+
+/// Decode `rec`. Errors name the file (or record) so the caller can apply its
+/// [`crate::OnBadSample`] policy.
+pub fn load_sample(rec: &ImageRecord) -> Result<Sample, Problem> {
+    let name = match &rec.source {
+        ImageSource::File(p) => p.clone(),
+        ImageSource::Encoded { .. } => rec.file_name.clone().into(),
+    };
+    let bytes = match &rec.source {
+        ImageSource::File(p) => std::fs::read(p).map_err(|e| {
+            let kind = if e.kind() == std::io::ErrorKind::NotFound {
+                ProblemKind::MissingFile
+            } else {
+                ProblemKind::CorruptImage
+            };
+            Problem::new(kind, p, e.to_string())
+        })?,
+        ImageSource::Encoded { bytes, .. } => bytes.clone(),
+    };
+    let image = image::load_from_memory(&bytes)
+        .map_err(|e| Problem::new(ProblemKind::CorruptImage, &name, e.to_string()))?
+        .to_rgb8();
+    if image.dimensions() != (rec.width, rec.height) {
+        let d = format!(
+            "decoded image is {}x{} but the annotation says {}x{}",
+            image.width(),
+            image.height(),
+            rec.width,
+            rec.height
+        );
+        return Err(Problem::new(ProblemKind::MaskSizeMismatch, &name, d));
+    }
+    let mut s = Sample {
+        image_id: rec.id,
+        image,
+        boxes: Vec::new(),
+        labels: Vec::new(),
+        masks: Vec::new(),
+        iscrowd: Vec::new(),
+    };
+    for (i, a) in rec.annotations.iter().enumerate() {
+        if (a.mask.h, a.mask.w) != (rec.height, rec.width) {
+            let d = format!(
+                "mask is {}x{}, image {}x{}",
+                a.mask.w, a.mask.h, rec.width, rec.height
+            );
+            return Err(Problem::new(ProblemKind::MaskSizeMismatch, &name, d).annotation(i));
+        }
+        let m = a.mask.decode();
+        // decode() is row-major h*w, which is GrayImage's layout.
+        let Some(mask) = GrayImage::from_raw(rec.width, rec.height, m) else {
+            return Err(Problem::new(
+                ProblemKind::BadRle,
+                &name,
+                "mask decodes to the wrong length",
+            )
+            .annotation(i));
+        };
+        s.boxes.push(a.bbox);
+        s.labels.push(a.category);
+        s.masks.push(mask);
+        s.iscrowd.push(a.iscrowd);
+    }
+    Ok(s)
+}
