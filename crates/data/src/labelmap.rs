@@ -228,7 +228,9 @@ pub fn parse_pbtxt(text: &str) -> Result<Vec<Category>, String> {
                                     i += 1;
                                 }
                                 _ => {
-                                    return Err(format!("line {l}: expected a value for '{field}'"));
+                                    return Err(format!(
+                                        "line {l}: expected a value for '{field}'"
+                                    ));
                                 }
                             }
                         }

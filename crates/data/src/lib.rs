@@ -1,13 +1,37 @@
+//! mrcnn-data: instance-segmentation datasets for the Mask R-CNN trainer.
+//!
+//! * [`model`]: the common in-memory [`Dataset`] (categories with contiguous
+//!   labels, images, instances with RLE masks).
+//! * Readers/writers: [`coco`] (instances JSON), [`mask_folder`] (binary
+//!   instance PNGs or label PNGs), [`tfrecord`] (TF Object Detection API
+//!   schema, sharded, CRC-checked), [`labelmap`] (pbtxt and TOML).
+//! * Commands the CLI exposes as-is: [`convert`] (`mrcnn convert`), [`stats`]
+//!   (`mrcnn dataset stats`), [`synth`] (`mrcnn synth`).
+//! * [`sample`] decodes an image and its masks; [`transforms`] applies the
+//!   seeded training augmentations.
+//! * [`input`]: read any format into named splits ([`InputArgs`]).
+//! * [`error`]: [`DataError`], the [`OnBadSample`] policy and the [`Report`].
+
 pub mod coco;
+pub mod convert;
 pub mod error;
+pub mod input;
 pub mod labelmap;
+pub mod mask_folder;
 pub mod model;
 pub mod sample;
+pub mod stats;
 pub mod synth;
 pub mod tfrecord;
 pub mod transforms;
 
+pub use convert::{ConvertArgs, run_convert};
 pub use error::{DataError, OnBadSample, Problem, ProblemKind, ProblemLog, Report};
+pub use input::{Format, InputArgs, Split, read_input};
+pub use mask_folder::MaskFolderArgs;
 pub use model::{Category, Dataset, ImageRecord, ImageSource, Instance};
 pub use mrcnn_eval::rle::Rle;
 pub use sample::{Sample, load_sample};
+pub use stats::{DatasetStats, StatsArgs, dataset_stats, run_stats};
+pub use synth::{SynthArgs, run_synth};
+pub use transforms::{TransformConfig, Transforms};
