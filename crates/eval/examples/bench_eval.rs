@@ -37,7 +37,10 @@ fn generate(n_images: usize, per_image: usize) -> (CocoGt, Vec<Detection>) {
     let mut rng = SplitMix64(2024);
     let mut gt = CocoGt {
         categories: (1..=N_CATS as i64)
-            .map(|id| CocoCategory { id, name: format!("cat{id}") })
+            .map(|id| CocoCategory {
+                id,
+                name: format!("cat{id}"),
+            })
             .collect(),
         ..Default::default()
     };
@@ -48,7 +51,12 @@ fn generate(n_images: usize, per_image: usize) -> (CocoGt, Vec<Detection>) {
         let w = 400 + (rng.uniform() * 200.0) as u32;
         let (hf, wf) = (h as f64, w as f64);
         let image_id = i as i64 + 1;
-        gt.images.push(CocoImage { id: image_id, height: h, width: w, file_name: None });
+        gt.images.push(CocoImage {
+            id: image_id,
+            height: h,
+            width: w,
+            file_name: None,
+        });
         let mut gts = Vec::with_capacity(GT_PER_IMAGE);
         for _ in 0..GT_PER_IMAGE {
             let cat = 1 + (rng.uniform() * N_CATS as f64) as i64;
@@ -104,7 +112,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let per_image: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(100);
     let t0 = Instant::now();
     let (gt, dets) = generate(n_images, per_image);
-    println!("generated {n_images} images, {} detections in {:.1}s", dets.len(), t0.elapsed().as_secs_f64());
+    println!(
+        "generated {n_images} images, {} detections in {:.1}s",
+        dets.len(),
+        t0.elapsed().as_secs_f64()
+    );
     // Results go through JSON, as a results file would (parsing is timed).
     let json = serde_json::to_string(&results_to_json(&dets))?;
     drop(dets);

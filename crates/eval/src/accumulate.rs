@@ -87,42 +87,56 @@ fn accumulate_category(evals: &[CellEval]) -> CatCurves {
         precision: vec![-1.0; T * R * A * M],
         recall: vec![-1.0; T * A * M],
     };
-    // (score, cell, detection) of the merged detections; reused.
+    // (score, cell, detection) of all kept detections, sorted once: for a
+    // smaller maxDet the stable order of the subset is the filtered order.
     let mut entries: Vec<(f64, u32, u32)> = Vec::new();
-    let mut rc: Vec<f64> = Vec::new();
-    let mut pr: Vec<f64> = Vec::new();
+    for (c, e) in evals.iter().enumerate() {
+        for (d, &s) in e.scores.iter().enumerate() {
+            entries.push((s, c as u32, d as u32));
+        }
+    }
+    entries.sort_by(|x, y| score_order(x.0, y.0));
+    let mut flags: Vec<u8> = Vec::with_capacity(entries.len() * T);
+    let mut rc: Vec<Vec<f64>> = vec![Vec::new(); T];
+    let mut pr: Vec<Vec<f64>> = vec![Vec::new(); T];
     for a in 0..A {
         let npig: u64 = evals.iter().map(|e| e.areas[a].npig as u64).sum();
         if npig == 0 {
             continue;
         }
         for (m, &max_det) in MAX_DETS.iter().enumerate() {
-            entries.clear();
-            for (c, e) in evals.iter().enumerate() {
-                for (d, &s) in e.scores.iter().take(max_det).enumerate() {
-                    entries.push((s, c as u32, d as u32));
+            // Gather this setting's flags in score order (one random access
+            // per detection instead of one per threshold).
+            flags.clear();
+            for &(_, c, d) in &entries {
+                if (d as usize) < max_det {
+                    let f = &evals[c as usize].areas[a].flags;
+                    flags.extend_from_slice(&f[d as usize * T..(d as usize + 1) * T]);
                 }
             }
-            entries.sort_by(|x, y| score_order(x.0, y.0));
-            let nd = entries.len();
+            let nd = flags.len() / T;
+            let (mut tp, mut fp) = ([0u64; T], [0u64; T]);
             for t in 0..T {
-                rc.clear();
-                pr.clear();
-                let (mut tp, mut fp) = (0u64, 0u64);
-                for &(_, c, d) in &entries {
-                    let e = &evals[c as usize];
-                    let f = e.areas[a].flags[t * e.scores.len() + d as usize];
+                rc[t].clear();
+                pr[t].clear();
+            }
+            for fd in flags.chunks_exact(T) {
+                for t in 0..T {
+                    let f = fd[t];
                     if f & IGNORED == 0 {
                         if f & MATCHED != 0 {
-                            tp += 1;
+                            tp[t] += 1;
                         } else {
-                            fp += 1;
+                            fp[t] += 1;
                         }
                     }
-                    let (tpf, fpf) = (tp as f64, fp as f64);
-                    rc.push(tpf / npig as f64);
-                    pr.push(tpf / (fpf + tpf + EPS));
+                    let (tpf, fpf) = (tp[t] as f64, fp[t] as f64);
+                    rc[t].push(tpf / npig as f64);
+                    pr[t].push(tpf / (fpf + tpf + EPS));
                 }
+            }
+            for t in 0..T {
+                let (rc, pr) = (&rc[t], &mut pr[t]);
                 out.recall[(t * A + a) * M + m] = rc.last().copied().unwrap_or(0.0);
                 for i in (1..nd).rev() {
                     if pr[i] > pr[i - 1] {
@@ -131,15 +145,9 @@ fn accumulate_category(evals: &[CellEval]) -> CatCurves {
                 }
                 for (ri, &r) in rec.iter().enumerate() {
                     let pi = rc.partition_point(|&x| x < r);
-                    let q = if pi < nd { pr[pi] } else { break };
+                    // Past the last detection precision stays 0.
+                    let q = if pi < nd { pr[pi] } else { 0.0 };
                     out.precision[((t * R + ri) * A + a) * M + m] = q;
-                }
-                // Recall thresholds past the last detection: precision 0.
-                for ri in 0..R {
-                    let idx = ((t * R + ri) * A + a) * M + m;
-                    if out.precision[idx] == -1.0 {
-                        out.precision[idx] = 0.0;
-                    }
                 }
             }
         }

@@ -19,7 +19,8 @@ pub(crate) const IGNORED: u8 = 2;
 pub(crate) struct AreaEval {
     /// Number of non-ignored gts (`np.count_nonzero(gtIg==0)`).
     pub npig: u32,
-    /// `[t * D + d]`: [`MATCHED`] / [`IGNORED`] bits per threshold and detection.
+    /// `[d * T + t]`: [`MATCHED`] / [`IGNORED`] bits per detection and threshold
+    /// (a detection's thresholds together: accumulate gathers them at once).
     pub flags: Vec<u8>,
 }
 
@@ -122,7 +123,7 @@ pub(crate) fn evaluate_cell(p: &Prepared<'_>, cell: &Cell) -> CellEval {
                     if p.gt[gts[order[m]] as usize].id != 0 {
                         f |= MATCHED;
                     }
-                    flags[t * nd + d] = f;
+                    flags[d * T + t] = f;
                     gtm_t[m] = true;
                     if a == 0 && t == 0 && f == MATCHED {
                         for (k, thr_s) in [f64::NEG_INFINITY, SIMPLE_SCORE_THR].iter().enumerate() {
@@ -137,9 +138,9 @@ pub(crate) fn evaluate_cell(p: &Prepared<'_>, cell: &Cell) -> CellEval {
         // Unmatched detections outside the area range are ignored.
         for (d, &dd) in dts.iter().enumerate() {
             if outside(p.dt[dd as usize].area, a) {
-                for t in 0..T {
-                    if flags[t * nd + d] & MATCHED == 0 {
-                        flags[t * nd + d] |= IGNORED;
+                for f in &mut flags[d * T..(d + 1) * T] {
+                    if *f & MATCHED == 0 {
+                        *f |= IGNORED;
                     }
                 }
             }
@@ -147,8 +148,8 @@ pub(crate) fn evaluate_cell(p: &Prepared<'_>, cell: &Cell) -> CellEval {
         AreaEval { npig, flags }
     });
     // Simple counts at IoU 0.5 (t = 0), area "all".
-    let f0 = &areas[0].flags[..nd];
-    for (d, &f) in f0.iter().enumerate() {
+    for d in 0..nd {
+        let f = areas[0].flags[d * T];
         if f & IGNORED != 0 {
             continue;
         }
