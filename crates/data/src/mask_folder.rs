@@ -171,11 +171,25 @@ fn rel_name(p: &Path, root: &Path) -> String {
         .join("/")
 }
 
-/// Decode a mask/label PNG at full depth (16-bit label images exist).
-fn read_u16(path: &Path) -> Result<(u32, u32, Vec<u16>), String> {
+/// Decode a mask/label PNG keeping its stored values (8- or 16-bit grey).
+/// Other colour types are reduced to grey, which keeps zero/nonzero (fine
+/// for binary masks) but not the values, so label PNGs must be grey.
+fn read_u16(path: &Path, need_values: bool) -> Result<(u32, u32, Vec<u16>), String> {
+    use image::DynamicImage as D;
     let img = image::open(path).map_err(|e| e.to_string())?;
-    let m = img.to_luma16();
-    Ok((m.width(), m.height(), m.into_raw()))
+    let (w, h) = (img.width(), img.height());
+    let px = match img {
+        D::ImageLuma8(m) => m.into_raw().into_iter().map(u16::from).collect(),
+        D::ImageLuma16(m) => m.into_raw(),
+        _ if need_values => {
+            return Err(
+                "label PNGs must be 8- or 16-bit greyscale (palette/RGB PNGs are not supported)"
+                    .into(),
+            );
+        }
+        other => other.to_luma16().into_raw(),
+    };
+    Ok((w, h, px))
 }
 
 /// Read `root` (see the module docs).
@@ -364,7 +378,7 @@ fn read_instance_pngs(
             log.bad(bad(ProblemKind::UnknownClass, d), Skipped::Annotation)?;
             continue;
         };
-        let (w, h, px) = match read_u16(f) {
+        let (w, h, px) = match read_u16(f, false) {
             Ok(x) => x,
             Err(e) => {
                 log.bad(bad(ProblemKind::CorruptImage, e), Skipped::Annotation)?;
@@ -411,7 +425,7 @@ fn read_label_pngs(
             log.bad(bad(ProblemKind::UnknownImage, d), Skipped::Image)?;
             continue;
         };
-        let (w, h, px) = match read_u16(f) {
+        let (w, h, px) = match read_u16(f, true) {
             Ok(x) => x,
             Err(e) => {
                 log.bad(bad(ProblemKind::CorruptImage, e), Skipped::Image)?;
