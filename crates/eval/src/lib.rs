@@ -21,6 +21,7 @@ pub mod dataset;
 mod error;
 mod matching;
 pub mod params;
+mod polygon;
 mod prepare;
 pub mod rle;
 mod summary;

@@ -6,7 +6,7 @@
 //! still-free gt, preferring non-ignored gts, exactly as evaluateImg's loops.
 
 use crate::coco_eval::IouType;
-use crate::params::{A, AREA_RNG, M, MAX_DETS, T, iou_thrs, outside, score_order};
+use crate::params::{A, M, MAX_DETS, T, iou_thrs, outside, score_order};
 use crate::prepare::{Cell, Prepared};
 use crate::rle::{bb_iou_pair, rle_iou_with_boxes};
 
@@ -148,13 +148,13 @@ pub(crate) fn evaluate_cell(p: &Prepared<'_>, cell: &Cell) -> CellEval {
         AreaEval { npig, flags }
     });
     // Simple counts at IoU 0.5 (t = 0), area "all".
-    for d in 0..nd {
+    for (d, &score) in scores.iter().enumerate() {
         let f = areas[0].flags[d * T];
         if f & IGNORED != 0 {
             continue;
         }
         for (k, thr_s) in [f64::NEG_INFINITY, SIMPLE_SCORE_THR].iter().enumerate() {
-            if scores[d] >= *thr_s {
+            if score >= *thr_s {
                 if f & MATCHED != 0 {
                     simple[k].tp += 1;
                 } else {
@@ -163,7 +163,6 @@ pub(crate) fn evaluate_cell(p: &Prepared<'_>, cell: &Cell) -> CellEval {
             }
         }
     }
-    debug_assert_eq!(AREA_RNG.len(), A);
     CellEval {
         scores,
         areas,
