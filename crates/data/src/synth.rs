@@ -202,7 +202,7 @@ pub fn synth_image(args: &SynthArgs, split: u64, index: u64) -> (RgbImage, Vec<(
         }
     };
 
-    let bg = rng.random_range(70..170) as i32;
+    let bg: i32 = rng.random_range(70..170);
     let mut img = RgbImage::new(w, h);
     for (i, px) in img.pixels_mut().enumerate() {
         let base = match ids[i] {
