@@ -1,1 +1,9 @@
-//! mrcnn-mask-head
+//! The mask branch: four 3x3 convs (`MaskRCNNHeads`), a 2x2 transposed conv and a 1x1 predictor
+//! (`MaskRCNNPredictor`), and the pasting of each 28x28 mask into the image
+//! (`paste_masks_in_image`).
+
+pub mod head;
+pub mod paste;
+
+pub use head::{MaskHead, MaskPredictor};
+pub use paste::paste_masks_in_image;

@@ -1,1 +1,8 @@
-//! mrcnn-roi-heads
+//! The box branch of the ROI heads: the two-layer MLP head (`fc6`, `fc7`), the predictor
+//! (`cls_score`, `bbox_pred`) and the post-processing that turns their outputs into detections.
+
+pub mod box_head;
+pub mod postprocess;
+
+pub use box_head::{FastRcnnPredictor, TwoMlpHead};
+pub use postprocess::{Detections, postprocess_detections};

@@ -1,0 +1,100 @@
+//! The input transform (torchvision's `GeneralizedRCNNTransform`): normalise by mean/std, resize
+//! so the shorter side reaches `min_size` without the longer passing `max_size` (bilinear,
+//! align_corners = false, output size `floor(side * scale)`), and pad the batch with zeros to a
+//! multiple of `size_divisible`. Detectron2's BGR 0-255 input is a config switch.
+
+use burn::prelude::*;
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+use mrcnn_core::config::{InputConfig, PixelFormat};
+use mrcnn_core::host;
+
+/// One image: RGB, channel-first `[3, height, width]`, values in [0, 1].
+#[derive(Debug, Clone)]
+pub struct ImageInput {
+    pub data: Vec<f32>,
+    pub height: usize,
+    pub width: usize,
+}
+
+/// A padded batch and the size of each image inside it.
+#[derive(Debug, Clone)]
+pub struct ImageList {
+    /// `[N, 3, H, W]`, padded.
+    pub tensor: Tensor<4>,
+    /// Resized (unpadded) `[h, w]` of each image.
+    pub image_sizes: Vec<[usize; 2]>,
+    /// Original `[h, w]` of each image.
+    pub original_sizes: Vec<[usize; 2]>,
+}
+
+/// torchvision's resize rule: the scale and the resulting size.
+pub fn resized_size(h: usize, w: usize, min_size: usize, max_size: usize) -> [usize; 2] {
+    let (lo, hi) = (h.min(w) as f64, h.max(w) as f64);
+    let scale = (min_size as f64 / lo).min(max_size as f64 / hi);
+    [(h as f64 * scale).floor() as usize, (w as f64 * scale).floor() as usize]
+}
+
+/// Normalises one image on `device`: `[3, h, w]`.
+pub fn normalize(img: &ImageInput, cfg: &InputConfig, device: &Device) -> Tensor<3> {
+    let t = host::tensor(img.data.clone(), [3, img.height, img.width], device);
+    let t = match cfg.format {
+        PixelFormat::Rgb01 => t,
+        // RGB [0,1] -> BGR [0,255].
+        PixelFormat::Bgr255 => t.flip([0]) * 255.0,
+    };
+    let mean = host::tensor(cfg.pixel_mean.to_vec(), [3, 1, 1], device);
+    let std = host::tensor(cfg.pixel_std.to_vec(), [3, 1, 1], device);
+    (t - mean) / std
+}
+
+/// Normalises, resizes (to `min_size`) and batches `images`.
+pub fn transform(images: &[ImageInput], cfg: &InputConfig, min_size: usize, device: &Device) -> ImageList {
+    let mut resized = Vec::with_capacity(images.len());
+    let mut image_sizes = Vec::with_capacity(images.len());
+    for img in images {
+        let t = normalize(img, cfg, device);
+        let [h, w] = resized_size(img.height, img.width, min_size, cfg.max_size);
+        let t = if [h, w] == [img.height, img.width] {
+            t
+        } else {
+            let t4: Tensor<4> = t.unsqueeze_dim(0);
+            let opts = InterpolateOptions::new(InterpolateMode::Bilinear)
+                .with_align_corners(false)
+                .with_output_size([h, w]);
+            interpolate(t4, opts).squeeze_dim(0)
+        };
+        resized.push(t);
+        image_sizes.push([h, w]);
+    }
+    let tensor = batch(resized, &image_sizes, cfg.size_divisible, device);
+    ImageList {
+        tensor,
+        image_sizes,
+        original_sizes: images.iter().map(|i| [i.height, i.width]).collect(),
+    }
+}
+
+/// Pads to the largest size rounded up to a multiple of `div` and stacks.
+pub fn batch(images: Vec<Tensor<3>>, sizes: &[[usize; 2]], div: usize, device: &Device) -> Tensor<4> {
+    let up = |v: usize| v.div_ceil(div) * div;
+    let hp = up(sizes.iter().map(|s| s[0]).max().unwrap_or(0));
+    let wp = up(sizes.iter().map(|s| s[1]).max().unwrap_or(0));
+    let mut out = Tensor::<4>::zeros([images.len(), 3, hp, wp], device);
+    for (i, (t, s)) in images.into_iter().zip(sizes).enumerate() {
+        out = out.slice_assign([i..i + 1, 0..3, 0..s[0], 0..s[1]], t.unsqueeze_dim(0));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resize_rule() {
+        assert_eq!(resized_size(480, 640, 800, 1333), [800, 1066]);
+        assert_eq!(resized_size(100, 1000, 800, 1333), [133, 1333]);
+        assert_eq!(resized_size(150, 200, 160, 256), [160, 213]);
+    }
+}

@@ -1,0 +1,237 @@
+//! Stage-by-stage parity with torchvision's Mask R-CNN on the small fixture model
+//! (tools/reference/make_fixtures.py). Each stage is fed the reference output of the stage before
+//! it, so a failure points at one stage; the last test runs the whole model end to end.
+
+mod common;
+
+use burn::prelude::*;
+use common::{Fixture, assert_close, assert_same_boxes, devices, fixture_dir};
+use mrcnn_core::{BoxXyxy, ModelConfig, host};
+use mrcnn_model::transform::ImageInput;
+use mrcnn_model::{MaskRcnn, load_torchvision_weights};
+use mrcnn_roi_heads::Detections;
+use mrcnn_rpn::{ProposalParams, filter_proposals};
+use std::path::Path;
+
+const TOL: f32 = 1e-4;
+const BOX_TOL: f32 = 1e-3;
+
+fn config() -> ModelConfig {
+    ModelConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/small_model.toml")).unwrap()
+}
+
+fn model(device: &Device) -> MaskRcnn {
+    let m = MaskRcnn::new(config(), device).unwrap();
+    load_torchvision_weights(m, &fixture_dir().join("weights.safetensors")).unwrap()
+}
+
+fn stages() -> Fixture {
+    Fixture::load(&fixture_dir().join("stages.safetensors"))
+}
+
+fn inputs(fx: &Fixture) -> Vec<ImageInput> {
+    (0..2)
+        .map(|i| {
+            let name = format!("input.{i}");
+            let s = fx.shape(&name);
+            ImageInput { data: fx.f32(&name), height: s[1], width: s[2] }
+        })
+        .collect()
+}
+
+/// The reference batch as our `ImageList`.
+fn reference_batch(fx: &Fixture, device: &Device) -> mrcnn_model::ImageList {
+    let sizes = fx.f32("transform.image_sizes");
+    let ins = inputs(fx);
+    mrcnn_model::ImageList {
+        tensor: fx.tensor("transform.images", device),
+        image_sizes: (0..2).map(|i| [sizes[2 * i] as usize, sizes[2 * i + 1] as usize]).collect(),
+        original_sizes: ins.iter().map(|i| [i.height, i.width]).collect(),
+    }
+}
+
+fn reference_features(fx: &Fixture, device: &Device) -> Vec<Tensor<4>> {
+    ["fpn.0", "fpn.1", "fpn.2", "fpn.3", "fpn.pool"].iter().map(|n| fx.tensor(n, device)).collect()
+}
+
+fn reference_detections(fx: &Fixture, prefix: &str) -> Vec<Detections> {
+    (0..2)
+        .map(|i| Detections {
+            boxes: fx.boxes(&format!("{prefix}.{i}.boxes")),
+            labels: fx.f32(&format!("{prefix}.{i}.labels")).iter().map(|&l| l as usize).collect(),
+            scores: fx.f32(&format!("{prefix}.{i}.scores")),
+        })
+        .collect()
+}
+
+fn triples(d: &Detections) -> Vec<(BoxXyxy, usize, f32)> {
+    (0..d.len()).map(|k| (d.boxes[k], d.labels[k], d.scores[k])).collect()
+}
+
+#[test]
+fn transform_matches() {
+    let fx = stages();
+    for (name, dev) in devices() {
+        let m = model(&dev);
+        let batch = m.transform(&inputs(&fx));
+        let expected = reference_batch(&fx, &dev);
+        assert_eq!(batch.image_sizes, expected.image_sizes, "{name}: resized sizes");
+        assert_eq!(batch.tensor.dims(), expected.tensor.dims(), "{name}: padded batch shape");
+        assert_close(&format!("{name} transform"), &host::to_vec(batch.tensor), &fx.f32("transform.images"), TOL);
+    }
+}
+
+#[test]
+fn backbone_fpn_and_rpn_head_match() {
+    let fx = stages();
+    for (name, dev) in devices() {
+        let m = model(&dev);
+        let batch = reference_batch(&fx, &dev);
+        let feats = m.features(&batch);
+        for (i, lvl) in ["0", "1", "2", "3", "pool"].iter().enumerate() {
+            let n = format!("fpn.{lvl}");
+            assert_close(&format!("{name} {n}"), &host::to_vec(feats[i].clone()), &fx.f32(&n), TOL);
+        }
+        // RPN head on the reference features, compared raw ([N, A, H, W] and [N, 4A, H, W]).
+        for (l, f) in reference_features(&fx, &dev).into_iter().enumerate() {
+            let t = burn::tensor::activation::relu(m.rpn.head.conv.forward(f));
+            let o = m.rpn.head.cls_logits.forward(t.clone());
+            let d = m.rpn.head.bbox_pred.forward(t);
+            assert_close(&format!("{name} rpn.objectness.{l}"), &host::to_vec(o), &fx.f32(&format!("rpn.objectness.{l}")), TOL);
+            assert_close(&format!("{name} rpn.deltas.{l}"), &host::to_vec(d), &fx.f32(&format!("rpn.deltas.{l}")), TOL);
+        }
+        // Anchors of image 0.
+        let rpn = m.rpn_output(&batch, &reference_features(&fx, &dev));
+        let anchors: Vec<f32> = rpn.anchors.iter().flatten().flatten().copied().collect();
+        assert_close(&format!("{name} anchors"), &anchors, &fx.f32("anchors.0"), 0.0);
+    }
+}
+
+/// Flattens a reference `[N, A*k, H, W]` head output into our per-image anchor order.
+fn flatten_head(v: &[f32], shape: &[usize], k: usize, image: usize) -> Vec<f32> {
+    let (ak, h, w) = (shape[1], shape[2], shape[3]);
+    let a = ak / k;
+    let base = image * ak * h * w;
+    let mut out = Vec::with_capacity(ak * h * w);
+    for y in 0..h {
+        for x in 0..w {
+            for ai in 0..a {
+                for c in 0..k {
+                    out.push(v[base + ((ai * k + c) * h + y) * w + x]);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn proposals_match() {
+    let fx = stages();
+    let cfg = config();
+    let dev = Device::flex();
+    let m = model(&dev);
+    let batch = reference_batch(&fx, &dev);
+    let rpn = m.rpn_output(&batch, &reference_features(&fx, &dev));
+    let params = ProposalParams::from_config(&cfg.rpn, false);
+    for i in 0..2 {
+        let per_level: Vec<(Vec<f32>, Vec<f32>)> = (0..5)
+            .map(|l| {
+                let on = format!("rpn.objectness.{l}");
+                let dn = format!("rpn.deltas.{l}");
+                (flatten_head(&fx.f32(&on), &fx.shape(&on), 1, i), flatten_head(&fx.f32(&dn), &fx.shape(&dn), 4, i))
+            })
+            .collect();
+        let refs: Vec<(&[f32], &[f32])> = per_level.iter().map(|(o, d)| (o.as_slice(), d.as_slice())).collect();
+        let got = filter_proposals(&refs, &rpn.anchors, batch.image_sizes[i], &params);
+        let expected = fx.boxes(&format!("proposals.{i}"));
+        let exp_scores = fx.f32(&format!("proposal_scores.{i}"));
+        let g: Vec<_> = got.boxes.iter().zip(&got.scores).map(|(b, s)| (*b, 0, *s)).collect();
+        let e: Vec<_> = expected.iter().zip(&exp_scores).map(|(b, s)| (*b, 0, *s)).collect();
+        assert_same_boxes(&format!("proposals.{i}"), &g, &e, BOX_TOL);
+    }
+}
+
+#[test]
+fn box_branch_and_detections_match() {
+    let fx = stages();
+    for (name, dev) in devices() {
+        let m = model(&dev);
+        let batch = reference_batch(&fx, &dev);
+        let feats = reference_features(&fx, &dev);
+        let proposals: Vec<mrcnn_rpn::Proposals> = (0..2)
+            .map(|i| mrcnn_rpn::Proposals { boxes: fx.boxes(&format!("proposals.{i}")), scores: fx.f32(&format!("proposal_scores.{i}")) })
+            .collect();
+        let rois = mrcnn_model::mask_rcnn::rois_of(&proposals);
+        let pooled = mrcnn_core::poolers::multiscale_roi_align(&feats[..4], &rois, m.config.roi_heads.pooler_resolution, &m.config.roi_heads.pooler);
+        assert_close(&format!("{name} box.pooled"), &host::to_vec(pooled), &fx.f32("box.pooled"), TOL);
+        let out = m.box_branch(&feats, &rois);
+        assert_close(&format!("{name} box.class_logits"), &host::to_vec(out.class_logits.clone()), &fx.f32("box.class_logits"), TOL);
+        assert_close(&format!("{name} box.box_regression"), &host::to_vec(out.box_regression.clone()), &fx.f32("box.box_regression"), TOL);
+        // Post-processing from the reference logits, so only that stage is under test.
+        let reference = mrcnn_model::mask_rcnn::BoxOutput {
+            class_logits: fx.tensor("box.class_logits", &dev),
+            box_regression: fx.tensor("box.box_regression", &dev),
+        };
+        let dets = m.detections(&batch, &proposals, &reference);
+        for (i, (d, e)) in dets.iter().zip(reference_detections(&fx, "detections")).enumerate() {
+            assert_same_boxes(&format!("{name} detections.{i}"), &triples(d), &triples(&e), BOX_TOL);
+        }
+    }
+}
+
+#[test]
+fn mask_branch_and_paste_match() {
+    let fx = stages();
+    for (name, dev) in devices() {
+        let m = model(&dev);
+        let batch = reference_batch(&fx, &dev);
+        let feats = reference_features(&fx, &dev);
+        let dets = reference_detections(&fx, "detections");
+        let rois: Vec<_> = dets.iter().enumerate().flat_map(|(i, d)| d.boxes.iter().map(move |b| (i, *b))).collect();
+        let pooled = mrcnn_core::poolers::multiscale_roi_align(&feats[..4], &rois, m.config.mask_head.pooler_resolution, &m.config.mask_head.pooler);
+        assert_close(&format!("{name} mask.pooled"), &host::to_vec(pooled), &fx.f32("mask.pooled"), TOL);
+        assert_close(&format!("{name} mask.logits"), &host::to_vec(m.mask_logits(&feats, &rois)), &fx.f32("mask.logits"), TOL);
+        let probs = m.mask_probs(&feats, &dets);
+        for i in 0..2 {
+            let got: Vec<f32> = probs[i].iter().flatten().copied().collect();
+            assert_close(&format!("{name} mask.probs.{i}"), &got, &fx.f32(&format!("mask.probs.{i}")), TOL);
+        }
+        // Pasting from the reference probabilities.
+        let ref_probs: Vec<Vec<Vec<f32>>> = (0..2)
+            .map(|i| fx.f32(&format!("mask.probs.{i}")).chunks_exact(28 * 28).map(<[f32]>::to_vec).collect())
+            .collect();
+        let preds = m.postprocess(&batch, dets, ref_probs);
+        for (i, p) in preds.iter().enumerate() {
+            let e = &reference_detections(&fx, "final")[i];
+            let got = Detections { boxes: p.boxes.clone(), labels: p.labels.clone(), scores: p.scores.clone() };
+            assert_same_boxes(&format!("{name} final.{i}"), &triples(&got), &triples(e), BOX_TOL);
+            let masks: Vec<f32> = p.masks.iter().flatten().copied().collect();
+            assert_close(&format!("{name} final.{i}.masks"), &masks, &fx.f32(&format!("final.{i}.masks")), TOL);
+        }
+    }
+}
+
+#[test]
+fn end_to_end_matches() {
+    let fx = stages();
+    for (name, dev) in devices() {
+        let m = model(&dev);
+        let preds = m.predict(&inputs(&fx));
+        let expected = reference_detections(&fx, "final");
+        for (i, (p, e)) in preds.iter().zip(&expected).enumerate() {
+            assert!(!e.is_empty(), "the fixture should have detections for image {i}");
+            let got = Detections { boxes: p.boxes.clone(), labels: p.labels.clone(), scores: p.scores.clone() };
+            assert_same_boxes(&format!("{name} end-to-end {i}"), &triples(&got), &triples(e), BOX_TOL);
+            // Masks in the reference's order: match each expected detection to ours.
+            let exp_masks = fx.f32(&format!("final.{i}.masks"));
+            let hw = p.height * p.width;
+            for (k, eb) in e.boxes.iter().enumerate() {
+                let j = (0..p.boxes.len())
+                    .find(|&j| p.labels[j] == e.labels[k] && (0..4).all(|c| (p.boxes[j][c] - eb[c]).abs() <= BOX_TOL))
+                    .expect("matched above");
+                assert_close(&format!("{name} end-to-end mask {i}.{k}"), &p.masks[j], &exp_masks[k * hw..(k + 1) * hw], TOL);
+            }
+        }
+    }
+}
