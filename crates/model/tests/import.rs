@@ -370,3 +370,37 @@ fn presets_state_their_framework_semantics() {
         assert_eq!(hints(format, &cfg), Vec::<String>::new(), "{file}");
     }
 }
+
+#[test]
+fn hostile_nesting_and_corrupt_pickles_fail_cleanly() {
+    // A million nested tuples (3 bytes each way round) must load and free without recursion.
+    let mut deep = vec![0x80, 2, b']'];
+    deep.extend(std::iter::repeat_n(0x85u8, 1_000_000));
+    deep.push(b'.');
+    assert!(pickle::load(&deep).is_ok());
+    let path = std::env::temp_dir().join(format!("mrcnn_deep_{}.pkl", std::process::id()));
+    std::fs::write(&path, &deep).unwrap();
+    let err = import_weights(WeightFormat::Detectron2, &path, &config(), &Device::flex())
+        .err()
+        .unwrap()
+        .to_string();
+    std::fs::remove_file(&path).ok();
+    assert!(err.contains("expected a dict"), "{err}");
+    // Truncated and bit-flipped files give errors (or, rarely, a value), never a panic.
+    let good = std::fs::read(import_dir().join("small_d2_p4.pkl")).unwrap();
+    for cut in (0..good.len()).step_by(997) {
+        assert!(pickle::load(&good[..cut]).is_err(), "truncated at {cut}");
+    }
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..300 {
+        let mut bad = good[..4096].to_vec();
+        for _ in 0..4 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let i = (state % bad.len() as u64) as usize;
+            bad[i] ^= (state >> 32) as u8 | 1;
+        }
+        let _ = pickle::load(&bad);
+    }
+}

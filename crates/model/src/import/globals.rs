@@ -5,7 +5,7 @@
 //! `OrderedDict`) is re-implemented, so no Python code, and no code named by the file, ever runs.
 
 use super::ndarray::{NdArray, NpDtype};
-use super::pickle::Value;
+use super::value::{Pairs, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -107,7 +107,7 @@ pub fn call(func: &Value, args: &Value) -> Res<Value> {
                     entries.push((kv[0].clone(), kv[1].clone()));
                 }
             }
-            Ok(Value::Dict(Rc::new(RefCell::new(entries))))
+            Ok(Value::Dict(Rc::new(RefCell::new(Pairs(entries)))))
         }
         Global::Scalar => {
             let Value::Dtype(dt) = arg(0)? else {

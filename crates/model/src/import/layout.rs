@@ -48,6 +48,27 @@ pub fn num_classes(map: &TensorMap, origin: &Path) -> Result<usize> {
         })
 }
 
+/// Checks that every class-specific tensor has `rows_per_class` rows per class of the score
+/// layer (torchvision layout), so surgery can index rows safely and a mismatch names its key.
+pub fn validate(map: &TensorMap, origin: &Path) -> Result<usize> {
+    let n = num_classes(map, origin)?;
+    for key in CLASS_SPECIFIC {
+        if let Some(t) = map.get(key) {
+            let want = rows_per_class(key) * n;
+            if t.shape.is_empty() || t.rows() != want {
+                return Err(Error::Weights {
+                    path: origin.to_path_buf(),
+                    message: format!(
+                        "'{key}' has shape {:?}; {n} classes (score layer) need {want} rows",
+                        t.shape
+                    ),
+                });
+            }
+        }
+    }
+    Ok(n)
+}
+
 /// Converts the class-specific tensors of a background-last checkpoint (already renamed to
 /// torchvision's names) to torchvision's layout, in place. Class-agnostic box regression (4
 /// rows) and masks (1 channel) are copied to every class, which computes the same thing.
@@ -135,5 +156,9 @@ mod tests {
             vec![0., 0., 0., 0., 1., 2., 3., 4., 5., 6., 7., 8.]
         );
         assert_eq!(m[MASK_BIAS].data, vec![7., 7., 7.]); // class-agnostic mask
+        assert_eq!(validate(&m, Path::new("x")).unwrap(), 3);
+        m.insert(BOX_BIAS.into(), HostTensor::new(vec![4], vec![0.; 4]));
+        let e = validate(&m, Path::new("x")).unwrap_err().to_string();
+        assert!(e.contains(BOX_BIAS) && e.contains("12 rows"), "{e}");
     }
 }

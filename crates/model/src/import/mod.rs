@@ -21,6 +21,7 @@ pub mod semantics;
 pub mod surgery;
 pub mod tensors;
 pub mod torchvision;
+pub mod value;
 
 pub use args::{ImportArgs, run_import};
 pub use surgery::SurgeryReport;
@@ -98,7 +99,7 @@ pub fn read_checkpoint(
         WeightFormat::Mmdet => mmdet::read(path)?,
         WeightFormat::Torchvision => (torchvision::read(path)?, None),
     };
-    let num_classes = layout::num_classes(&conv.tensors, path)?;
+    let num_classes = layout::validate(&conv.tensors, path)?;
     let mut notes = conv.notes;
     let class_names = match (&opts.source_class_names, file_names) {
         (Some(n), _) => {

@@ -14,84 +14,10 @@
 //! are left before anything is allocated.
 
 use super::globals::{Global, build, call};
-use super::ndarray::{NdArray, NpDtype};
+pub use super::value::{Pairs, Seq, Shared, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-
-/// A mutable Python container, shared the way the pickle's memo shares it.
-pub type Shared<T> = Rc<RefCell<T>>;
-
-/// A Python value this reader can represent.
-#[derive(Debug, Clone)]
-pub enum Value {
-    None,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(Rc<str>),
-    Bytes(Rc<Vec<u8>>),
-    Tuple(Rc<Vec<Value>>),
-    List(Shared<Vec<Value>>),
-    Dict(Shared<Vec<(Value, Value)>>),
-    /// One of the allowed globals, not yet called.
-    Global(Global),
-    Dtype(Shared<NpDtype>),
-    /// A numpy array; `None` between `_reconstruct` and its `__setstate__` (BUILD).
-    Array(Shared<Option<NdArray>>),
-}
-
-impl Value {
-    /// Python type name for error messages.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::None => "None",
-            Value::Bool(_) => "bool",
-            Value::Int(_) => "int",
-            Value::Float(_) => "float",
-            Value::Str(_) => "str",
-            Value::Bytes(_) => "bytes",
-            Value::Tuple(_) => "tuple",
-            Value::List(_) => "list",
-            Value::Dict(_) => "dict",
-            Value::Global(_) => "global",
-            Value::Dtype(_) => "numpy.dtype",
-            Value::Array(_) => "numpy.ndarray",
-        }
-    }
-
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Value::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// The entries of a dict (a snapshot), or `None`.
-    pub fn dict_items(&self) -> Option<Vec<(Value, Value)>> {
-        match self {
-            Value::Dict(d) => Some(d.borrow().clone()),
-            _ => None,
-        }
-    }
-
-    /// The value under a string key of a dict.
-    pub fn get(&self, key: &str) -> Option<Value> {
-        self.dict_items()?
-            .into_iter()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, v)| v)
-    }
-
-    /// Elements of a tuple or list.
-    pub fn items(&self) -> Option<Vec<Value>> {
-        match self {
-            Value::Tuple(t) => Some(t.as_ref().clone()),
-            Value::List(l) => Some(l.borrow().clone()),
-            _ => None,
-        }
-    }
-}
 
 /// Why a pickle was refused; `offset` is the byte position of the opcode.
 #[derive(Debug, Clone, PartialEq)]
@@ -330,10 +256,10 @@ impl<'a> Machine<'a> {
                 let b = self.take(n)?;
                 self.push_bytes(b);
             }
-            b')' => self.stack.push(Value::Tuple(Rc::new(Vec::new()))),
+            b')' => self.stack.push(Value::Tuple(Rc::new(Seq(Vec::new())))),
             b't' => {
                 let items = self.pop_mark()?;
-                self.stack.push(Value::Tuple(Rc::new(items)));
+                self.stack.push(Value::Tuple(Rc::new(Seq(items))));
             }
             0x85..=0x87 => {
                 let n = usize::from(op - 0x84);
@@ -341,14 +267,15 @@ impl<'a> Machine<'a> {
                     return Err("stack underflow in TUPLE".into());
                 }
                 let items = self.stack.split_off(self.stack.len() - n);
-                self.stack.push(Value::Tuple(Rc::new(items)));
+                self.stack.push(Value::Tuple(Rc::new(Seq(items))));
             }
             b']' => self
                 .stack
-                .push(Value::List(Rc::new(RefCell::new(Vec::new())))),
+                .push(Value::List(Rc::new(RefCell::new(Seq(Vec::new()))))),
             b'l' => {
                 let items = self.pop_mark()?;
-                self.stack.push(Value::List(Rc::new(RefCell::new(items))));
+                self.stack
+                    .push(Value::List(Rc::new(RefCell::new(Seq(items)))));
             }
             b'a' => {
                 let v = self.pop()?;
@@ -360,10 +287,10 @@ impl<'a> Machine<'a> {
             }
             b'}' => self
                 .stack
-                .push(Value::Dict(Rc::new(RefCell::new(Vec::new())))),
+                .push(Value::Dict(Rc::new(RefCell::new(Pairs(Vec::new()))))),
             b'd' => {
                 let items = self.pop_mark()?;
-                let d = Value::Dict(Rc::new(RefCell::new(Vec::new())));
+                let d = Value::Dict(Rc::new(RefCell::new(Pairs(Vec::new()))));
                 self.stack.push(d);
                 self.set_items(items)?;
             }
