@@ -404,3 +404,31 @@ fn hostile_nesting_and_corrupt_pickles_fail_cleanly() {
         let _ = pickle::load(&bad);
     }
 }
+
+#[test]
+fn run_import_writes_a_loadable_file_and_keeps_existing_ones() {
+    use mrcnn_model::import::{ImportArgs, run_import};
+    let out = std::env::temp_dir().join(format!(
+        "mrcnn_run_import_{}.safetensors",
+        std::process::id()
+    ));
+    std::fs::remove_file(&out).ok();
+    let mut args = ImportArgs {
+        format: WeightFormat::Mmdet,
+        input: import_dir().join("small_mmdet.pth"),
+        model_config: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/small_model.toml"),
+        out: out.clone(),
+        source_class_names: None,
+        seed: 0,
+        force: false,
+    };
+    run_import(&args).unwrap();
+    let m =
+        load_torchvision_weights(MaskRcnn::new(config(), &Device::flex()).unwrap(), &out).unwrap();
+    assert_same_tensors("run_import output", &saved(&m, "run_import"), true);
+    let e = run_import(&args).unwrap_err().to_string();
+    assert!(e.contains("--force"), "{e}");
+    args.force = true;
+    run_import(&args).unwrap();
+    std::fs::remove_file(&out).ok();
+}
