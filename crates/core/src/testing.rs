@@ -81,22 +81,45 @@ pub fn assert_close(what: &str, a: &[f32], b: &[f32], tol: f32) {
     eprintln!("{what}: max |diff| {worst:.3e} (scale {scale:.3e})");
 }
 
-/// Asserts two box sets are equal up to order: each expected box (with label and score) has a
-/// counterpart within `tol` pixels and 1e-4 in score.
-pub fn assert_same_boxes(what: &str, got: &[(BoxXyxy, usize, f32)], expected: &[(BoxXyxy, usize, f32)], tol: f32) {
-    assert_eq!(got.len(), expected.len(), "{what}: {} boxes vs {} expected", got.len(), expected.len());
+/// A box with its label and score, as the box-set comparisons take them.
+pub type Scored = (BoxXyxy, usize, f32);
+
+/// Matches each expected box to an unused found box with the same label, coordinates within
+/// `tol` and score within 1e-4; returns (expected boxes not found, found boxes not expected,
+/// largest coordinate difference of the matched pairs).
+pub fn match_boxes(got: &[Scored], expected: &[Scored], tol: f32) -> (Vec<Scored>, Vec<Scored>, f32) {
     let mut used = vec![false; got.len()];
+    let mut missing = Vec::new();
     let mut worst = 0.0f32;
-    for (eb, el, es) in expected {
+    for e in expected {
+        let (eb, el, es) = e;
         let found = got.iter().enumerate().position(|(j, (gb, gl, gs))| {
             !used[j] && gl == el && (gs - es).abs() <= 1e-4 && (0..4).all(|k| (gb[k] - eb[k]).abs() <= tol)
         });
-        let j = found.unwrap_or_else(|| panic!("{what}: expected box {eb:?} label {el} score {es} not found"));
-        used[j] = true;
-        for k in 0..4 {
-            worst = worst.max((got[j].0[k] - eb[k]).abs());
+        match found {
+            Some(j) => {
+                used[j] = true;
+                for k in 0..4 {
+                    worst = worst.max((got[j].0[k] - eb[k]).abs());
+                }
+            }
+            None => missing.push(*e),
         }
     }
+    let extra = got.iter().zip(&used).filter(|(_, u)| !**u).map(|(g, _)| *g).collect();
+    (missing, extra, worst)
+}
+
+/// Asserts two box sets are equal up to order (see [`match_boxes`]); on failure the unmatched
+/// boxes of both sides are listed.
+pub fn assert_same_boxes(what: &str, got: &[Scored], expected: &[Scored], tol: f32) {
+    let (missing, extra, worst) = match_boxes(got, expected, tol);
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{what}: {} boxes vs {} expected; expected but not found: {missing:?}; found but not expected: {extra:?}",
+        got.len(),
+        expected.len()
+    );
     eprintln!("{what}: {} boxes match, max coordinate diff {worst:.3e}", expected.len());
 }
 

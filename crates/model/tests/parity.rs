@@ -5,7 +5,7 @@
 mod common;
 
 use burn::prelude::*;
-use common::{Fixture, assert_close, assert_same_boxes, devices, fixture_dir};
+use common::{Fixture, assert_close, assert_same_boxes, devices, fixture_dir, match_boxes};
 use mrcnn_core::{BoxXyxy, ModelConfig, host};
 use mrcnn_model::transform::ImageInput;
 use mrcnn_model::{MaskRcnn, load_torchvision_weights};
@@ -125,6 +125,13 @@ fn flatten_head(v: &[f32], shape: &[usize], k: usize, image: usize) -> Vec<f32> 
     out
 }
 
+/// Sigmoids of the objectness logits that occur more than once in an image.
+fn tied_probabilities(per_level: &[(Vec<f32>, Vec<f32>)]) -> Vec<f32> {
+    let mut all: Vec<f32> = per_level.iter().flat_map(|(o, _)| o.iter().copied()).collect();
+    all.sort_by(f32::total_cmp);
+    all.windows(2).filter(|w| w[0] == w[1]).map(|w| 1.0 / (1.0 + (-w[0]).exp())).collect()
+}
+
 #[test]
 fn proposals_match() {
     let fx = stages();
@@ -148,7 +155,29 @@ fn proposals_match() {
         let exp_scores = fx.f32(&format!("proposal_scores.{i}"));
         let g: Vec<_> = got.boxes.iter().zip(&got.scores).map(|(b, s)| (*b, 0, *s)).collect();
         let e: Vec<_> = expected.iter().zip(&exp_scores).map(|(b, s)| (*b, 0, *s)).collect();
-        assert_same_boxes(&format!("proposals.{i}"), &g, &e, BOX_TOL);
+        let (missing, extra, worst) = match_boxes(&g, &e, BOX_TOL);
+        if !missing.is_empty() || !extra.is_empty() {
+            // Identical logits happen (the zero padding of the batch gives identical features),
+            // and torch's topk orders equal values arbitrarily; we keep index order. A different
+            // pick among equals can change what NMS keeps at and below that score, nothing above.
+            // So: the highest-scored difference must be an exact logit tie, and differences
+            // must stay rare.
+            let tied = tied_probabilities(&per_level);
+            let top = missing.iter().chain(&extra).map(|x| x.2).fold(f32::MIN, f32::max);
+            assert!(
+                tied.iter().any(|&t| (t - top).abs() <= 1e-7),
+                "proposals.{i}: differences not explained by tied logits: missing {missing:?}, extra {extra:?}"
+            );
+            assert!(missing.len() + extra.len() <= e.len() / 100, "proposals.{i}: too many tie differences");
+            eprintln!(
+                "proposals.{i}: {} of {} match; {} differ below a tied score {top:e}",
+                e.len() - missing.len(),
+                e.len(),
+                missing.len() + extra.len()
+            );
+        } else {
+            eprintln!("proposals.{i}: {} boxes match, max coordinate diff {worst:.3e}", e.len());
+        }
     }
 }
 
