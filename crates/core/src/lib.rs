@@ -11,13 +11,18 @@ pub mod boxes;
 pub mod config;
 pub mod error;
 pub mod host;
+pub mod losses;
+pub mod matcher;
 pub mod nms;
 pub mod poolers;
 pub mod roi_align;
+pub mod sampler;
 pub mod testing;
 
 pub use config::ModelConfig;
 pub use error::{Error, Result};
+pub use rand;
+pub use rand_chacha;
 
 /// A box as `[x1, y1, x2, y2]` in pixels.
 pub type BoxXyxy = [f32; 4];
