@@ -1,6 +1,7 @@
 //! `mrcnn`: fine-tune, evaluate and run Mask R-CNN from TOML configs.
 
 mod device;
+mod eval;
 mod images;
 mod predict;
 mod visualize;
@@ -19,12 +20,41 @@ struct Cli {
 enum Command {
     /// Run a model on images and write COCO results JSON (and overlays).
     Predict(predict::PredictArgs),
+    /// COCO box and mask metrics of a results file against a ground-truth JSON.
+    Eval(eval::EvalArgs),
+    /// Convert a dataset between COCO JSON, mask folders and TFRecord.
+    Convert(mrcnn_data::ConvertArgs),
+    /// Write the seeded synthetic shapes dataset (PNG images + COCO JSON).
+    Synth(mrcnn_data::SynthArgs),
+    /// Dataset tools.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+    /// Convert a Detectron2, MMDetection or torchvision checkpoint to this model's safetensors.
+    ImportWeights(mrcnn_model::import::ImportArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum DatasetCommand {
+    /// Images, instances per class, sizes, empty images and problems found.
+    Stats(mrcnn_data::StatsArgs),
+}
+
+/// Prints a data command's report and turns it into a result.
+fn report(r: Result<mrcnn_data::Report, mrcnn_data::DataError>) -> anyhow::Result<()> {
+    let r = r?;
+    println!("{r}");
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Predict(a) => predict::run(&a),
+        Command::Eval(a) => eval::run(&a),
+        Command::Convert(a) => report(mrcnn_data::run_convert(&a)),
+        Command::Synth(a) => report(mrcnn_data::run_synth(&a)),
+        Command::Dataset(DatasetCommand::Stats(a)) => report(mrcnn_data::run_stats(&a)),
+        Command::ImportWeights(a) => mrcnn_model::import::run_import(&a).map(|_| ()).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

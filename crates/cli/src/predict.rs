@@ -33,6 +33,43 @@ pub struct PredictArgs {
     /// Folder for PNG overlays.
     #[arg(long)]
     pub visualize: Option<PathBuf>,
+    /// A COCO ground-truth JSON whose image ids (matched by file name) and category ids (label k
+    /// = k-th category by id) the results should use, so `mrcnn eval` can score them.
+    #[arg(long)]
+    pub coco_gt: Option<PathBuf>,
+}
+
+/// Image and category ids taken from a COCO ground truth.
+struct GtIds {
+    images: Vec<(PathBuf, usize)>,
+    categories: Vec<usize>,
+}
+
+impl GtIds {
+    fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
+        let field = |k: &str| {
+            v[k].as_array()
+                .with_context(|| format!("{}: no \"{k}\" list; is this a COCO instances file?", path.display()))
+        };
+        let mut images = Vec::new();
+        for (i, im) in field("images")?.iter().enumerate() {
+            let (Some(f), Some(id)) = (im["file_name"].as_str(), im["id"].as_u64()) else {
+                anyhow::bail!("{}: images[{i}] needs file_name and id", path.display());
+            };
+            images.push((PathBuf::from(f), id as usize));
+        }
+        let mut categories: Vec<usize> = field("categories")?.iter().filter_map(|c| c["id"].as_u64()).map(|c| c as usize).collect();
+        categories.sort_unstable();
+        Ok(Self { images, categories })
+    }
+
+    /// The id of the ground-truth image whose file name `path` ends with.
+    fn image_id(&self, path: &Path) -> Option<usize> {
+        self.images.iter().find(|(f, _)| path.ends_with(f)).map(|(_, id)| *id)
+    }
 }
 
 /// One COCO result record.
@@ -61,6 +98,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
     if let Some(dir) = &a.visualize {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
+    let gt = a.coco_gt.as_deref().map(GtIds::load).transpose()?;
     let thr = model.config.mask_head.mask_threshold;
     let mut records = Vec::new();
     for (i, path) in files.iter().enumerate() {
@@ -70,7 +108,12 @@ pub fn run(a: &PredictArgs) -> Result<()> {
             .pop()
             .context("the model returned no prediction")?;
         let file_name = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
-        let image_id = i + 1;
+        let image_id = match &gt {
+            Some(g) => g.image_id(path).with_context(|| {
+                format!("{}: no image with this file name in the --coco-gt file", path.display())
+            })?,
+            None => i + 1,
+        };
         let mut kept = mrcnn_model::Prediction { height: pred.height, width: pred.width, ..Default::default() };
         for d in 0..pred.boxes.len() {
             if pred.scores[d] < a.score_threshold {
@@ -82,7 +125,12 @@ pub fn run(a: &PredictArgs) -> Result<()> {
             records.push(ResultRecord {
                 image_id,
                 file_name: file_name.clone(),
-                category_id: pred.labels[d],
+                category_id: match &gt {
+                    Some(g) => *g.categories.get(pred.labels[d] - 1).with_context(|| {
+                        format!("label {} has no category in the --coco-gt file", pred.labels[d])
+                    })?,
+                    None => pred.labels[d],
+                },
                 bbox: [b[0], b[1], b[2] - b[0], b[3] - b[1]],
                 score: pred.scores[d],
                 segmentation: Segmentation { size: [rle.h, rle.w], counts: rle.to_compressed() },
