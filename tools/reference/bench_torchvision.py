@@ -101,6 +101,12 @@ def run_one(args, h, w):
         "repeats": args.repeats,
     }
     times = []
+    if args.save_weights and not args.train:
+        from safetensors.torch import save_file
+        os.makedirs(args.save_weights, exist_ok=True)
+        sd = {k: v.contiguous() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+        save_file(sd, os.path.join(args.save_weights, f"weights_{h}x{w}.safetensors"))
+        save_file({"image": image.contiguous()}, os.path.join(args.save_weights, f"image_{h}x{w}.safetensors"))
     if not args.train:
         model.eval()
         with torch.inference_mode():
@@ -169,6 +175,10 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-4,
                     help="SGD learning rate for --train (random weights without real BN statistics diverge to "
                          "NaN within 2 steps at 1e-2; the time does not depend on it)")
+    ap.add_argument("--save-weights", default=None,
+                    help="inference only: write the calibrated state_dict and the input image as "
+                         "DIR/weights_HxW.safetensors and DIR/image_HxW.safetensors, so that "
+                         "crates/model/examples/bench_inference.rs runs the very same model")
     ap.add_argument("--in-process", action="store_true", help="do not spawn one subprocess per measurement")
     args = ap.parse_args()
     if args.size is None:
@@ -185,6 +195,8 @@ def main():
                "--box-score-thresh", str(args.box_score_thresh), "--lr", str(args.lr)]
         if args.train:
             cmd.append("--train")
+        if args.save_weights:
+            cmd += ["--save-weights", args.save_weights]
         subprocess.run(cmd, check=True)
 
 

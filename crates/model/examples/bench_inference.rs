@@ -1,0 +1,116 @@
+//! Per-image inference time of Mask R-CNN ResNet-101-FPN on flex (or wgpu), on the very weights
+//! and image that `tools/reference/bench_torchvision.py --save-weights DIR` timed in PyTorch.
+//!
+//! ```sh
+//! python3 tools/reference/bench_torchvision.py --size 800x1216 --box-score-thresh 0 --save-weights /tmp/bench
+//! cargo run --release -p mrcnn-model --example bench_inference -- /tmp/bench 800x1216 [cpu|wgpu] [repeats]
+//! ```
+//! Prints one JSON line: median seconds over the repeats after one warm-up, detections, peak RSS.
+
+use burn::prelude::*;
+use mrcnn_core::ModelConfig;
+use mrcnn_core::testing::Fixture;
+use mrcnn_model::{ImageInput, MaskRcnn, load_torchvision_weights};
+use std::path::Path;
+use std::time::Instant;
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 3 {
+        eprintln!("usage: bench_inference DIR HxW [cpu|wgpu] [repeats]");
+        std::process::exit(2);
+    }
+    let dir = Path::new(&args[1]);
+    let size = &args[2];
+    let device = match args.get(3).map(String::as_str) {
+        Some("wgpu") => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+        _ => Device::flex(),
+    };
+    let repeats: usize = args.get(4).and_then(|r| r.parse().ok()).unwrap_or(3);
+    let (h, w) = size
+        .split_once('x')
+        .map(|(a, b)| (a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap()))
+        .unwrap();
+
+    // torchvision's resnet_fpn_backbone("resnet101") + MaskRCNN defaults, as the Python script
+    // builds it: FrozenBatchNorm2d eps 1e-5, no resize (min/max size = the image's sides), and
+    // box_score_thresh 0 so that both run the mask branch on 100 detections.
+    let root =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../model_configs/mask_rcnn_R_101_FPN.toml");
+    let mut cfg = ModelConfig::load(&root).expect("model config");
+    cfg.backbone.norm_eps = 1e-5;
+    let (min, max) = if (h, w) == (800, 1216) {
+        (800, 1333)
+    } else {
+        (h.min(w), h.max(w))
+    };
+    cfg.input.min_size = vec![min];
+    cfg.input.max_size = max;
+    cfg.roi_heads.score_thresh = 0.0;
+
+    let model = MaskRcnn::new(cfg, &device).expect("model");
+    let model = load_torchvision_weights(model, &dir.join(format!("weights_{size}.safetensors")))
+        .expect("weights");
+    let img = Fixture::load(&dir.join(format!("image_{size}.safetensors")));
+    let input = ImageInput {
+        data: img.f32("image"),
+        height: h,
+        width: w,
+    };
+
+    let mut times = Vec::new();
+    let mut dets = 0;
+    for i in 0..=repeats {
+        let t0 = Instant::now();
+        let p = model.predict(std::slice::from_ref(&input));
+        device.sync().ok();
+        let dt = t0.elapsed().as_secs_f64();
+        dets = p[0].boxes.len();
+        if i > 0 {
+            times.push(dt);
+        }
+    }
+    // One more run, timed stage by stage (each stage synced), to show where the time goes.
+    let mut stages: Vec<(&str, f64)> = Vec::new();
+    let mut t = Instant::now();
+    let mut lap = |name: &'static str, stages: &mut Vec<(&str, f64)>| {
+        device.sync().ok();
+        stages.push((name, t.elapsed().as_secs_f64()));
+        t = Instant::now();
+    };
+    let batch = model.transform(std::slice::from_ref(&input));
+    lap("transform", &mut stages);
+    let feats = model.features(&batch);
+    lap("backbone+fpn", &mut stages);
+    let rpn = model.rpn_output(&batch, &feats);
+    lap("rpn head", &mut stages);
+    let props = model.proposals(&batch, &rpn, false);
+    lap("proposals", &mut stages);
+    let rois = mrcnn_model::mask_rcnn::rois_of(&props);
+    let out = model.box_branch(&feats, &rois);
+    let d = model.detections(&batch, &props, &out);
+    lap("box branch", &mut stages);
+    let m = model.mask_probs(&feats, &d);
+    lap("mask branch", &mut stages);
+    let _ = model.postprocess(&batch, d, m);
+    lap("paste", &mut stages);
+    eprintln!("stages: {stages:?}");
+
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    println!(
+        "{{\"impl\": \"mrcnn\", \"device\": \"{}\", \"size\": \"{size}\", \"times_s\": {times:?}, \"median_s\": {median:.4}, \"detections\": {dets}, \"peak_rss_mb\": {:.1}}}",
+        args.get(3).map_or("cpu", String::as_str),
+        peak_rss_mb()
+    );
+}
