@@ -28,7 +28,10 @@ impl Fpn {
                     .init(device)
             })
             .collect();
-        Self { inner_blocks, layer_blocks }
+        Self {
+            inner_blocks,
+            layer_blocks,
+        }
     }
 
     /// From C2..C5 to P2..P6.

@@ -31,7 +31,8 @@ impl FrozenBatchNorm2d {
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let c = self.weight.dims()[0];
-        let scale = self.weight.val().detach() * (self.running_var.val().detach() + self.eps).sqrt().recip();
+        let scale = self.weight.val().detach()
+            * (self.running_var.val().detach() + self.eps).sqrt().recip();
         let shift = self.bias.val().detach() - self.running_mean.val().detach() * scale.clone();
         x * scale.reshape([1, c, 1, 1]) + shift.reshape([1, c, 1, 1])
     }

@@ -22,7 +22,11 @@ pub struct BackboneWithFpn {
 impl BackboneWithFpn {
     pub fn new(cfg: &ModelConfig, device: &Device) -> mrcnn_core::Result<Self> {
         let body = ResNet::new(&cfg.backbone, device)?;
-        let fpn = Fpn::new(&cfg.backbone.stage_out_channels()?, cfg.fpn.out_channels, device);
+        let fpn = Fpn::new(
+            &cfg.backbone.stage_out_channels()?,
+            cfg.fpn.out_channels,
+            device,
+        );
         Ok(Self { body, fpn })
     }
 

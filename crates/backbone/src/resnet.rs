@@ -65,7 +65,11 @@ impl Block {
                 downsample,
             },
             BlockKind::Bottleneck => {
-                let (s1, s3) = if stride_in_1x1 { (stride, 1) } else { (1, stride) };
+                let (s1, s3) = if stride_in_1x1 {
+                    (stride, 1)
+                } else {
+                    (1, stride)
+                };
                 Self {
                     conv1: conv(cin, width, 1, s1, device),
                     bn1: FrozenBatchNorm2d::new(width, eps, device),
@@ -116,7 +120,16 @@ impl ResNet {
             let mut layer = Vec::with_capacity(n);
             for i in 0..n {
                 let s = if i == 0 { stride } else { 1 };
-                layer.push(Block::new(kind, cin, width, cout, s, cfg.stride_in_1x1, eps, device));
+                layer.push(Block::new(
+                    kind,
+                    cin,
+                    width,
+                    cout,
+                    s,
+                    cfg.stride_in_1x1,
+                    eps,
+                    device,
+                ));
                 cin = cout;
             }
             layers.push(layer);
@@ -136,7 +149,12 @@ impl ResNet {
     /// C2, C3, C4, C5.
     pub fn forward(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
         let x = relu(self.bn1.forward(self.conv1.forward(x)));
-        let mut x = max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([2, 2]).with_padding([1, 1]));
+        let mut x = max_pool2d(
+            x,
+            MaxPoolOptions::new([3, 3])
+                .with_stride([2, 2])
+                .with_padding([1, 1]),
+        );
         let mut outs = Vec::with_capacity(4);
         for layer in [&self.layer1, &self.layer2, &self.layer3, &self.layer4] {
             for block in layer {

@@ -11,7 +11,9 @@ pub fn parse_device(name: &str) -> Result<Device> {
         "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
         other => {
             if let Some(n) = other.strip_prefix("wgpu:") {
-                let i: usize = n.parse().map_err(|_| anyhow::anyhow!("device '{other}': expected wgpu:N with N a number"))?;
+                let i: usize = n.parse().map_err(|_| {
+                    anyhow::anyhow!("device '{other}': expected wgpu:N with N a number")
+                })?;
                 return Ok(Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(i)));
             }
             bail!("unknown device '{other}': use cpu, wgpu or wgpu:N")

@@ -32,9 +32,14 @@ pub struct EvalArgs {
 }
 
 fn to_json(r: &EvalResult) -> serde_json::Value {
-    const NAMES: [&str; 12] = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"];
-    let stats: serde_json::Map<String, serde_json::Value> =
-        NAMES.iter().zip(r.stats).map(|(n, v)| (n.to_string(), json!(v))).collect();
+    const NAMES: [&str; 12] = [
+        "AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl",
+    ];
+    let stats: serde_json::Map<String, serde_json::Value> = NAMES
+        .iter()
+        .zip(r.stats)
+        .map(|(n, v)| (n.to_string(), json!(v)))
+        .collect();
     let per: Vec<_> = r
         .per_category
         .iter()

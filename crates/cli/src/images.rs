@@ -26,7 +26,11 @@ pub fn list_images(input: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     if files.is_empty() {
-        bail!("input {}: the directory holds no images ({})", input.display(), EXTENSIONS.join(", "));
+        bail!(
+            "input {}: the directory holds no images ({})",
+            input.display(),
+            EXTENSIONS.join(", ")
+        );
     }
     Ok(files)
 }
@@ -52,5 +56,9 @@ pub fn to_input(img: &image::RgbImage) -> ImageInput {
             data[c * h * w + i] = p.0[c] as f32 / 255.0;
         }
     }
-    ImageInput { data, height: h, width: w }
+    ImageInput {
+        data,
+        height: h,
+        width: w,
+    }
 }

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "mrcnn", version, about = "Mask R-CNN on Burn: predict, eval, train, convert")]
+#[command(
+    name = "mrcnn",
+    version,
+    about = "Mask R-CNN on Burn: predict, eval, train, convert"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,7 +58,9 @@ fn main() -> ExitCode {
         Command::Convert(a) => report(mrcnn_data::run_convert(&a)),
         Command::Synth(a) => report(mrcnn_data::run_synth(&a)),
         Command::Dataset(DatasetCommand::Stats(a)) => report(mrcnn_data::run_stats(&a)),
-        Command::ImportWeights(a) => mrcnn_model::import::run_import(&a).map(|_| ()).map_err(Into::into),
+        Command::ImportWeights(a) => mrcnn_model::import::run_import(&a)
+            .map(|_| ())
+            .map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -47,12 +47,17 @@ struct GtIds {
 
 impl GtIds {
     fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not valid JSON", path.display()))?;
         let field = |k: &str| {
-            v[k].as_array()
-                .with_context(|| format!("{}: no \"{k}\" list; is this a COCO instances file?", path.display()))
+            v[k].as_array().with_context(|| {
+                format!(
+                    "{}: no \"{k}\" list; is this a COCO instances file?",
+                    path.display()
+                )
+            })
         };
         let mut images = Vec::new();
         for (i, im) in field("images")?.iter().enumerate() {
@@ -61,14 +66,21 @@ impl GtIds {
             };
             images.push((PathBuf::from(f), id as usize));
         }
-        let mut categories: Vec<usize> = field("categories")?.iter().filter_map(|c| c["id"].as_u64()).map(|c| c as usize).collect();
+        let mut categories: Vec<usize> = field("categories")?
+            .iter()
+            .filter_map(|c| c["id"].as_u64())
+            .map(|c| c as usize)
+            .collect();
         categories.sort_unstable();
         Ok(Self { images, categories })
     }
 
     /// The id of the ground-truth image whose file name `path` ends with.
     fn image_id(&self, path: &Path) -> Option<usize> {
-        self.images.iter().find(|(f, _)| path.ends_with(f)).map(|(_, id)| *id)
+        self.images
+            .iter()
+            .find(|(f, _)| path.ends_with(f))
+            .map(|(_, id)| *id)
     }
 }
 
@@ -107,14 +119,24 @@ pub fn run(a: &PredictArgs) -> Result<()> {
             .predict(&[images::to_input(&img)])
             .pop()
             .context("the model returned no prediction")?;
-        let file_name = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+        let file_name = path
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
         let image_id = match &gt {
             Some(g) => g.image_id(path).with_context(|| {
-                format!("{}: no image with this file name in the --coco-gt file", path.display())
+                format!(
+                    "{}: no image with this file name in the --coco-gt file",
+                    path.display()
+                )
             })?,
             None => i + 1,
         };
-        let mut kept = mrcnn_model::Prediction { height: pred.height, width: pred.width, ..Default::default() };
+        let mut kept = mrcnn_model::Prediction {
+            height: pred.height,
+            width: pred.width,
+            ..Default::default()
+        };
         for d in 0..pred.boxes.len() {
             if pred.scores[d] < a.score_threshold {
                 continue;
@@ -127,13 +149,19 @@ pub fn run(a: &PredictArgs) -> Result<()> {
                 file_name: file_name.clone(),
                 category_id: match &gt {
                     Some(g) => *g.categories.get(pred.labels[d] - 1).with_context(|| {
-                        format!("label {} has no category in the --coco-gt file", pred.labels[d])
+                        format!(
+                            "label {} has no category in the --coco-gt file",
+                            pred.labels[d]
+                        )
                     })?,
                     None => pred.labels[d],
                 },
                 bbox: [b[0], b[1], b[2] - b[0], b[3] - b[1]],
                 score: pred.scores[d],
-                segmentation: Segmentation { size: [rle.h, rle.w], counts: rle.to_compressed() },
+                segmentation: Segmentation {
+                    size: [rle.h, rle.w],
+                    counts: rle.to_compressed(),
+                },
             });
             kept.boxes.push(b);
             kept.labels.push(pred.labels[d]);
@@ -145,19 +173,26 @@ pub fn run(a: &PredictArgs) -> Result<()> {
             let names = |l: usize| model.config.class_name(l);
             let out = visualize::overlay(&img, &kept, thr, &names);
             let dst = dir.join(Path::new(&file_name).with_extension("png"));
-            out.save(&dst).with_context(|| format!("cannot write overlay {}", dst.display()))?;
+            out.save(&dst)
+                .with_context(|| format!("cannot write overlay {}", dst.display()))?;
         }
     }
     let json = serde_json::to_string(&records)?;
     write_atomic(&a.output, json.as_bytes())?;
-    eprintln!("wrote {} detections for {} images to {}", records.len(), files.len(), a.output.display());
+    eprintln!(
+        "wrote {} detections for {} images to {}",
+        records.len(),
+        files.len(),
+        a.output.display()
+    );
     Ok(())
 }
 
 /// Writes through a temporary file and a rename, so a crash never leaves a half-written file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;

@@ -18,7 +18,12 @@ const PALETTE: [[u8; 3]; 10] = [
 ];
 
 /// Draws `pred` over `img` (detections at or above `threshold` for the mask).
-pub fn overlay(img: &RgbImage, pred: &Prediction, mask_threshold: f32, names: &dyn Fn(usize) -> String) -> RgbImage {
+pub fn overlay(
+    img: &RgbImage,
+    pred: &Prediction,
+    mask_threshold: f32,
+    names: &dyn Fn(usize) -> String,
+) -> RgbImage {
     let mut out = img.clone();
     let (w, h) = (out.width() as usize, out.height() as usize);
     for (i, mask) in pred.masks.iter().enumerate() {

@@ -76,7 +76,14 @@ mod tests {
     fn torchvision_cell_anchors_size_32() {
         // torchvision AnchorGenerator(((32,),), ((0.5, 1.0, 2.0),)).cell_anchors[0]
         let c = cell_anchors(&[32.0], &[0.5, 1.0, 2.0], true);
-        assert_eq!(c, vec![[-23.0, -11.0, 23.0, 11.0], [-16.0, -16.0, 16.0, 16.0], [-11.0, -23.0, 11.0, 23.0]]);
+        assert_eq!(
+            c,
+            vec![
+                [-23.0, -11.0, 23.0, 11.0],
+                [-16.0, -16.0, 16.0, 16.0],
+                [-11.0, -23.0, 11.0, 23.0]
+            ]
+        );
     }
 
     #[test]

@@ -11,7 +11,10 @@ pub struct BoxCoder {
 
 impl BoxCoder {
     pub fn new(weights: [f32; 4], bbox_xform_clip: f32) -> Self {
-        Self { weights, bbox_xform_clip }
+        Self {
+            weights,
+            bbox_xform_clip,
+        }
     }
 
     /// Deltas that turn `reference` (anchor or proposal) into `gt` (`encode_boxes`).

@@ -32,12 +32,19 @@ pub fn iou(a: &BoxXyxy, b: &BoxXyxy) -> f32 {
 
 /// IoU matrix `[a.len()][b.len()]` as torchvision's `box_iou`.
 pub fn iou_matrix(a: &[BoxXyxy], b: &[BoxXyxy]) -> Vec<Vec<f32>> {
-    a.iter().map(|x| b.iter().map(|y| iou(x, y)).collect()).collect()
+    a.iter()
+        .map(|x| b.iter().map(|y| iou(x, y)).collect())
+        .collect()
 }
 
 /// Scales boxes from the resized image back to the original one (`resize_boxes`).
 pub fn rescale(b: &BoxXyxy, ratio_h: f32, ratio_w: f32) -> BoxXyxy {
-    [b[0] * ratio_w, b[1] * ratio_h, b[2] * ratio_w, b[3] * ratio_h]
+    [
+        b[0] * ratio_w,
+        b[1] * ratio_h,
+        b[2] * ratio_w,
+        b[3] * ratio_h,
+    ]
 }
 
 #[cfg(test)]
@@ -54,7 +61,10 @@ mod tests {
 
     #[test]
     fn clip_and_small() {
-        assert_eq!(clip(&[-5.0, 3.0, 120.0, 90.0], 80.0, 100.0), [0.0, 3.0, 100.0, 80.0]);
+        assert_eq!(
+            clip(&[-5.0, 3.0, 120.0, 90.0], 80.0, 100.0),
+            [0.0, 3.0, 100.0, 80.0]
+        );
         assert!(!is_large_enough(&[0.0, 0.0, 0.001, 5.0], 0.01));
     }
 }

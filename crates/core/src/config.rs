@@ -203,7 +203,13 @@ pub struct AnchorConfig {
 impl Default for AnchorConfig {
     fn default() -> Self {
         Self {
-            sizes: vec![vec![32.0], vec![64.0], vec![128.0], vec![256.0], vec![512.0]],
+            sizes: vec![
+                vec![32.0],
+                vec![64.0],
+                vec![128.0],
+                vec![256.0],
+                vec![512.0],
+            ],
             aspect_ratios: vec![0.5, 1.0, 2.0],
             rounded: true,
         }
@@ -402,7 +408,9 @@ impl ModelConfig {
         }
         let n = self.anchors.sizes[0].len();
         if n == 0 || self.anchors.sizes.iter().any(|s| s.len() != n) {
-            return bad("anchors.sizes: every level needs the same, non-zero number of sizes".into());
+            return bad(
+                "anchors.sizes: every level needs the same, non-zero number of sizes".into(),
+            );
         }
         if self.anchors.aspect_ratios.is_empty() {
             return bad("anchors.aspect_ratios is empty".into());
@@ -426,8 +434,14 @@ impl ModelConfig {
             return bad("mask_head.conv_dims is empty".into());
         }
         for (name, r) in [
-            ("roi_heads.pooler_resolution", self.roi_heads.pooler_resolution),
-            ("mask_head.pooler_resolution", self.mask_head.pooler_resolution),
+            (
+                "roi_heads.pooler_resolution",
+                self.roi_heads.pooler_resolution,
+            ),
+            (
+                "mask_head.pooler_resolution",
+                self.mask_head.pooler_resolution,
+            ),
         ] {
             if r == 0 {
                 return bad(format!("{name} must be at least 1"));
@@ -453,7 +467,10 @@ mod tests {
     fn defaults_are_torchvision_r50() {
         let c = ModelConfig::default();
         assert_eq!(c.backbone.stages().unwrap().0, [3, 4, 6, 3]);
-        assert_eq!(c.backbone.stage_out_channels().unwrap(), [256, 512, 1024, 2048]);
+        assert_eq!(
+            c.backbone.stage_out_channels().unwrap(),
+            [256, 512, 1024, 2048]
+        );
         assert_eq!(c.anchors.num_anchors(), 3);
         assert!((c.rpn.bbox_xform_clip - 4.135_166_6).abs() < 1e-6);
     }

@@ -39,5 +39,7 @@ pub fn boxes_tensor(boxes: &[[f32; 4]], device: &Device) -> Tensor<2> {
 
 /// Splits a flat `[n*4]` vector into boxes.
 pub fn to_boxes(flat: &[f32]) -> Vec<[f32; 4]> {
-    flat.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]).collect()
+    flat.chunks_exact(4)
+        .map(|c| [c[0], c[1], c[2], c[3]])
+        .collect()
 }

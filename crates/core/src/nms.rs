@@ -26,7 +26,10 @@ pub fn nms(boxes: &[BoxXyxy], scores: &[f32], iou_threshold: f32) -> Vec<usize> 
             max_output_boxes: 0,
         },
     );
-    crate::host::to_vec_i64(keep).into_iter().map(|i| i as usize).collect()
+    crate::host::to_vec_i64(keep)
+        .into_iter()
+        .map(|i| i as usize)
+        .collect()
 }
 
 /// NMS within each group (class or level) independently; the kept indices are returned sorted by
@@ -59,8 +62,15 @@ mod tests {
     #[test]
     fn empty_and_simple() {
         assert!(nms(&[], &[], 0.5).is_empty());
-        let b = [[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 11.0], [50.0, 50.0, 60.0, 60.0]];
+        let b = [
+            [0.0, 0.0, 10.0, 10.0],
+            [1.0, 1.0, 11.0, 11.0],
+            [50.0, 50.0, 60.0, 60.0],
+        ];
         assert_eq!(nms(&b, &[0.9, 0.8, 0.7], 0.5), vec![0, 2]);
-        assert_eq!(batched_nms(&b, &[0.9, 0.8, 0.7], &[0, 1, 0], 0.5), vec![0, 1, 2]);
+        assert_eq!(
+            batched_nms(&b, &[0.9, 0.8, 0.7], &[0, 1, 0], 0.5),
+            vec![0, 1, 2]
+        );
     }
 }

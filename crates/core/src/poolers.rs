@@ -15,13 +15,22 @@ pub fn map_levels(rois: &[Roi], cfg: &PoolerConfig, k_min: u32, k_max: u32) -> V
             let lvl = lvl.clamp(k_min as f32, k_max as f32);
             // NaN (degenerate box) clamps to NaN; send it to the finest level as torch's cast to
             // int64 would not be defined either.
-            if lvl.is_nan() { 0 } else { (lvl as u32 - k_min) as usize }
+            if lvl.is_nan() {
+                0
+            } else {
+                (lvl as u32 - k_min) as usize
+            }
         })
         .collect()
 }
 
 /// Pools `rois` from `features` (levels P2..P5, strides 4..32); returns `[K, C, resolution, resolution]`.
-pub fn multiscale_roi_align(features: &[Tensor<4>], rois: &[Roi], resolution: usize, cfg: &PoolerConfig) -> Tensor<4> {
+pub fn multiscale_roi_align(
+    features: &[Tensor<4>],
+    rois: &[Roi],
+    resolution: usize,
+    cfg: &PoolerConfig,
+) -> Tensor<4> {
     let first = &features[0];
     let [_, c, _, _] = first.dims();
     let device = first.device();

@@ -62,7 +62,11 @@ fn geometry(b: &BoxXyxy, p: &RoiAlignParams) -> RoiGeometry {
             (rw / p.output[1] as f32).ceil().max(0.0) as usize,
         ]
     };
-    RoiGeometry { start: [sy, sx], bin: [bin_h, bin_w], grid }
+    RoiGeometry {
+        start: [sy, sx],
+        bin: [bin_h, bin_w],
+        grid,
+    }
 }
 
 /// Bilinear corners `(y, x)` and weights of one sample, or `None` when it lies outside
@@ -160,7 +164,8 @@ pub fn roi_align(features: Tensor<4>, rois: &[Roi], p: &RoiAlignParams) -> Tenso
                                 let s = iy * grid[1] + ix;
                                 if let Some(cs) = bilinear(y, x, h, w) {
                                     for (ci, (yy, xx, wt)) in cs.into_iter().enumerate() {
-                                        corners[ci * samples + s] = (base + yy * w + xx, wt * inv_count);
+                                        corners[ci * samples + s] =
+                                            (base + yy * w + xx, wt * inv_count);
                                     }
                                 }
                             }
@@ -214,7 +219,12 @@ mod tests {
         let d = Device::flex();
         let f = Tensor::<4>::ones([1, 2, 8, 8], &d) * 3.0;
         let rois = [(0, [1.0, 1.0, 6.0, 5.0])];
-        let p = RoiAlignParams { output: [2, 2], spatial_scale: 1.0, sampling_ratio: 2, aligned: false };
+        let p = RoiAlignParams {
+            output: [2, 2],
+            spatial_scale: 1.0,
+            sampling_ratio: 2,
+            aligned: false,
+        };
         let out = crate::host::to_vec(roi_align(f, &rois, &p));
         assert!(out.iter().all(|v| (v - 3.0).abs() < 1e-6), "{out:?}");
     }
@@ -225,7 +235,12 @@ mod tests {
         let f = Tensor::<4>::ones([1, 1, 4, 4], &d);
         // The whole box lies far outside: every sample is invalid.
         let rois = [(0, [20.0, 20.0, 30.0, 30.0])];
-        let p = RoiAlignParams { output: [1, 1], spatial_scale: 1.0, sampling_ratio: 2, aligned: false };
+        let p = RoiAlignParams {
+            output: [1, 1],
+            spatial_scale: 1.0,
+            sampling_ratio: 2,
+            aligned: false,
+        };
         let out = crate::host::to_vec(roi_align(f, &rois, &p));
         assert_eq!(out, vec![0.0]);
     }

@@ -2,8 +2,8 @@
 //! (safetensors files written by `tools/reference/`), comparing tensors and box sets, and the list
 //! of devices to test on.
 
-use burn::prelude::*;
 use crate::{BoxXyxy, host};
+use burn::prelude::*;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,16 +15,33 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn load(path: &Path) -> Self {
-        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("fixture {}: {e}; regenerate it with the scripts in tools/reference/", path.display()));
+        let bytes = std::fs::read(path).unwrap_or_else(|e| {
+            panic!(
+                "fixture {}: {e}; regenerate it with the scripts in tools/reference/",
+                path.display()
+            )
+        });
         let st = SafeTensors::deserialize(&bytes).expect("valid safetensors");
         let mut tensors = HashMap::new();
         for (name, view) in st.tensors() {
             let data = view.data();
             let vals: Vec<f64> = match view.dtype() {
-                Dtype::F32 => data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
-                Dtype::F64 => data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect(),
-                Dtype::I64 => data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
-                Dtype::I32 => data.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+                Dtype::F32 => data
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+                    .collect(),
+                Dtype::F64 => data
+                    .chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+                    .collect(),
+                Dtype::I64 => data
+                    .chunks_exact(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64)
+                    .collect(),
+                Dtype::I32 => data
+                    .chunks_exact(4)
+                    .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f64)
+                    .collect(),
                 Dtype::U8 | Dtype::BOOL => data.iter().map(|&b| b as f64).collect(),
                 d => panic!("{name}: unsupported dtype {d:?}"),
             };
@@ -34,7 +51,9 @@ impl Fixture {
     }
 
     pub fn get(&self, name: &str) -> &(Vec<usize>, Vec<f64>) {
-        self.tensors.get(name).unwrap_or_else(|| panic!("fixture has no tensor '{name}'"))
+        self.tensors
+            .get(name)
+            .unwrap_or_else(|| panic!("fixture has no tensor '{name}'"))
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -51,7 +70,10 @@ impl Fixture {
 
     pub fn tensor<const D: usize>(&self, name: &str, device: &Device) -> Tensor<D> {
         let (shape, _) = self.get(name);
-        let shape: [usize; D] = shape.clone().try_into().unwrap_or_else(|_| panic!("{name}: rank != {D}"));
+        let shape: [usize; D] = shape
+            .clone()
+            .try_into()
+            .unwrap_or_else(|_| panic!("{name}: rank != {D}"));
         host::tensor(self.f32(name), shape, device)
     }
 
@@ -62,7 +84,13 @@ impl Fixture {
 
 /// Asserts `|a - b| <= tol * max(1, max|b|)` everywhere.
 pub fn assert_close(what: &str, a: &[f32], b: &[f32], tol: f32) {
-    assert_eq!(a.len(), b.len(), "{what}: {} values vs {} expected", a.len(), b.len());
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "{what}: {} values vs {} expected",
+        a.len(),
+        b.len()
+    );
     let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
     let (mut worst, mut at) = (0.0f32, 0);
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
@@ -87,14 +115,21 @@ pub type Scored = (BoxXyxy, usize, f32);
 /// Matches each expected box to an unused found box with the same label, coordinates within
 /// `tol` and score within 1e-4; returns (expected boxes not found, found boxes not expected,
 /// largest coordinate difference of the matched pairs).
-pub fn match_boxes(got: &[Scored], expected: &[Scored], tol: f32) -> (Vec<Scored>, Vec<Scored>, f32) {
+pub fn match_boxes(
+    got: &[Scored],
+    expected: &[Scored],
+    tol: f32,
+) -> (Vec<Scored>, Vec<Scored>, f32) {
     let mut used = vec![false; got.len()];
     let mut missing = Vec::new();
     let mut worst = 0.0f32;
     for e in expected {
         let (eb, el, es) = e;
         let found = got.iter().enumerate().position(|(j, (gb, gl, gs))| {
-            !used[j] && gl == el && (gs - es).abs() <= 1e-4 && (0..4).all(|k| (gb[k] - eb[k]).abs() <= tol)
+            !used[j]
+                && gl == el
+                && (gs - es).abs() <= 1e-4
+                && (0..4).all(|k| (gb[k] - eb[k]).abs() <= tol)
         });
         match found {
             Some(j) => {
@@ -106,7 +141,12 @@ pub fn match_boxes(got: &[Scored], expected: &[Scored], tol: f32) -> (Vec<Scored
             None => missing.push(*e),
         }
     }
-    let extra = got.iter().zip(&used).filter(|(_, u)| !**u).map(|(g, _)| *g).collect();
+    let extra = got
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(g, _)| *g)
+        .collect();
     (missing, extra, worst)
 }
 
@@ -120,7 +160,10 @@ pub fn assert_same_boxes(what: &str, got: &[Scored], expected: &[Scored], tol: f
         got.len(),
         expected.len()
     );
-    eprintln!("{what}: {} boxes match, max coordinate diff {worst:.3e}", expected.len());
+    eprintln!(
+        "{what}: {} boxes match, max coordinate diff {worst:.3e}",
+        expected.len()
+    );
 }
 
 /// The devices to run on: flex always; wgpu when an adapter answers (else a printed skip).

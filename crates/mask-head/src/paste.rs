@@ -10,7 +10,13 @@ use mrcnn_core::BoxXyxy;
 
 /// Bilinear resize of a row-major `src_h x src_w` map to `dst_h x dst_w` with torch's
 /// `align_corners=False` source-index rule.
-pub fn resize_bilinear(src: &[f32], src_h: usize, src_w: usize, dst_h: usize, dst_w: usize) -> Vec<f32> {
+pub fn resize_bilinear(
+    src: &[f32],
+    src_h: usize,
+    src_w: usize,
+    dst_h: usize,
+    dst_w: usize,
+) -> Vec<f32> {
     let axis = |src_n: usize, dst_n: usize| -> Vec<(usize, usize, f32, f32)> {
         let scale = src_n as f32 / dst_n as f32;
         (0..dst_n)
@@ -43,7 +49,8 @@ pub fn paste_mask(mask: &[f32], m: usize, bbox: &BoxXyxy, im_h: usize, im_w: usi
     let mp = m + 2 * PAD;
     let mut padded = vec![0.0f32; mp * mp];
     for y in 0..m {
-        padded[(y + PAD) * mp + PAD..(y + PAD) * mp + PAD + m].copy_from_slice(&mask[y * m..(y + 1) * m]);
+        padded[(y + PAD) * mp + PAD..(y + PAD) * mp + PAD + m]
+            .copy_from_slice(&mask[y * m..(y + 1) * m]);
     }
     let scale = mp as f32 / m as f32;
     let w_half = (bbox[2] - bbox[0]) * 0.5 * scale;
@@ -76,8 +83,18 @@ pub fn paste_mask(mask: &[f32], m: usize, bbox: &BoxXyxy, im_h: usize, im_w: usi
 }
 
 /// Pastes every mask (`masks[i]` is `m x m`); returns one `im_h x im_w` map per detection.
-pub fn paste_masks_in_image(masks: &[Vec<f32>], m: usize, boxes: &[BoxXyxy], im_h: usize, im_w: usize) -> Vec<Vec<f32>> {
-    masks.iter().zip(boxes).map(|(mk, b)| paste_mask(mk, m, b, im_h, im_w)).collect()
+pub fn paste_masks_in_image(
+    masks: &[Vec<f32>],
+    m: usize,
+    boxes: &[BoxXyxy],
+    im_h: usize,
+    im_w: usize,
+) -> Vec<Vec<f32>> {
+    masks
+        .iter()
+        .zip(boxes)
+        .map(|(mk, b)| paste_mask(mk, m, b, im_h, im_w))
+        .collect()
 }
 
 #[cfg(test)]

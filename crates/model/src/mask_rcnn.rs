@@ -62,7 +62,11 @@ impl MaskRcnn {
         let r = rh.pooler_resolution;
         let roi_heads = RoiHeads {
             box_head: TwoMlpHead::new(c * r * r, rh.representation_size, device),
-            box_predictor: FastRcnnPredictor::new(rh.representation_size, config.num_classes, device),
+            box_predictor: FastRcnnPredictor::new(
+                rh.representation_size,
+                config.num_classes,
+                device,
+            ),
             mask_head: MaskHead::new(c, &mh.conv_dims, mh.dilation, device),
             mask_predictor: MaskPredictor::new(
                 *mh.conv_dims.last().expect("validated: non-empty"),
@@ -86,7 +90,12 @@ impl MaskRcnn {
 
     /// Normalise, resize (test size: the last `min_size`) and batch.
     pub fn transform(&self, images: &[ImageInput]) -> ImageList {
-        let min = *self.config.input.min_size.last().expect("validated: non-empty");
+        let min = *self
+            .config
+            .input
+            .min_size
+            .last()
+            .expect("validated: non-empty");
         transform::transform(images, &self.config.input, min, &self.device())
     }
 
@@ -108,21 +117,39 @@ impl MaskRcnn {
 
     /// Box branch on the concatenated boxes of all images (`rois` carry the image index).
     pub fn box_branch(&self, features: &[Tensor<4>], rois: &[Roi]) -> BoxOutput {
-        let pooled = poolers::multiscale_roi_align(&features[..4], rois, self.config.roi_heads.pooler_resolution, &self.config.roi_heads.pooler);
+        let pooled = poolers::multiscale_roi_align(
+            &features[..4],
+            rois,
+            self.config.roi_heads.pooler_resolution,
+            &self.config.roi_heads.pooler,
+        );
         let x = self.roi_heads.box_head.forward(pooled);
         let (class_logits, box_regression) = self.roi_heads.box_predictor.forward(x);
-        BoxOutput { class_logits, box_regression }
+        BoxOutput {
+            class_logits,
+            box_regression,
+        }
     }
 
     /// Mask logits `[K, num_classes, 2r, 2r]` for `rois`.
     pub fn mask_logits(&self, features: &[Tensor<4>], rois: &[Roi]) -> Tensor<4> {
-        let pooled = poolers::multiscale_roi_align(&features[..4], rois, self.config.mask_head.pooler_resolution, &self.config.mask_head.pooler);
+        let pooled = poolers::multiscale_roi_align(
+            &features[..4],
+            rois,
+            self.config.mask_head.pooler_resolution,
+            &self.config.mask_head.pooler,
+        );
         let x = self.roi_heads.mask_head.forward(pooled);
         self.roi_heads.mask_predictor.forward(x)
     }
 
     /// Detections per image (resized coordinates) from the box branch outputs.
-    pub fn detections(&self, batch: &ImageList, proposals: &[Proposals], out: &BoxOutput) -> Vec<Detections> {
+    pub fn detections(
+        &self,
+        batch: &ImageList,
+        proposals: &[Proposals],
+        out: &BoxOutput,
+    ) -> Vec<Detections> {
         let k = self.config.num_classes;
         let probs = host::to_vec(softmax(out.class_logits.clone(), 1));
         let deltas = host::to_vec(out.box_regression.clone());
@@ -167,11 +194,18 @@ impl MaskRcnn {
             .select(0, host::indices(&flat_idx, &self.device()));
         let probs = host::to_vec(sigmoid(picked));
         let mut it = probs.chunks_exact(m * m).map(<[f32]>::to_vec);
-        dets.iter().map(|d| it.by_ref().take(d.len()).collect()).collect()
+        dets.iter()
+            .map(|d| it.by_ref().take(d.len()).collect())
+            .collect()
     }
 
     /// Maps detections back to the original images and pastes their masks.
-    pub fn postprocess(&self, batch: &ImageList, dets: Vec<Detections>, masks: Vec<Vec<Vec<f32>>>) -> Vec<Prediction> {
+    pub fn postprocess(
+        &self,
+        batch: &ImageList,
+        dets: Vec<Detections>,
+        masks: Vec<Vec<Vec<f32>>>,
+    ) -> Vec<Prediction> {
         let m = 2 * self.config.mask_head.pooler_resolution;
         dets.into_iter()
             .zip(masks)
@@ -179,7 +213,11 @@ impl MaskRcnn {
             .map(|((d, mk), (r, o))| {
                 let ratio_h = o[0] as f32 / r[0] as f32;
                 let ratio_w = o[1] as f32 / r[1] as f32;
-                let bxs: Vec<BoxXyxy> = d.boxes.iter().map(|b| boxes::rescale(b, ratio_h, ratio_w)).collect();
+                let bxs: Vec<BoxXyxy> = d
+                    .boxes
+                    .iter()
+                    .map(|b| boxes::rescale(b, ratio_h, ratio_w))
+                    .collect();
                 let masks = paste_masks_in_image(&mk, m, &bxs, o[0], o[1]);
                 Prediction {
                     boxes: bxs,

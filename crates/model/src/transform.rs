@@ -32,7 +32,10 @@ pub struct ImageList {
 pub fn resized_size(h: usize, w: usize, min_size: usize, max_size: usize) -> [usize; 2] {
     let (lo, hi) = (h.min(w) as f64, h.max(w) as f64);
     let scale = (min_size as f64 / lo).min(max_size as f64 / hi);
-    [(h as f64 * scale).floor() as usize, (w as f64 * scale).floor() as usize]
+    [
+        (h as f64 * scale).floor() as usize,
+        (w as f64 * scale).floor() as usize,
+    ]
 }
 
 /// Normalises one image on `device`: `[3, h, w]`.
@@ -49,7 +52,12 @@ pub fn normalize(img: &ImageInput, cfg: &InputConfig, device: &Device) -> Tensor
 }
 
 /// Normalises, resizes (to `min_size`) and batches `images`.
-pub fn transform(images: &[ImageInput], cfg: &InputConfig, min_size: usize, device: &Device) -> ImageList {
+pub fn transform(
+    images: &[ImageInput],
+    cfg: &InputConfig,
+    min_size: usize,
+    device: &Device,
+) -> ImageList {
     let mut resized = Vec::with_capacity(images.len());
     let mut image_sizes = Vec::with_capacity(images.len());
     for img in images {
@@ -76,7 +84,12 @@ pub fn transform(images: &[ImageInput], cfg: &InputConfig, min_size: usize, devi
 }
 
 /// Pads to the largest size rounded up to a multiple of `div` and stacks.
-pub fn batch(images: Vec<Tensor<3>>, sizes: &[[usize; 2]], div: usize, device: &Device) -> Tensor<4> {
+pub fn batch(
+    images: Vec<Tensor<3>>,
+    sizes: &[[usize; 2]],
+    div: usize,
+    device: &Device,
+) -> Tensor<4> {
     let up = |v: usize| v.div_ceil(div) * div;
     let hp = up(sizes.iter().map(|s| s[0]).max().unwrap_or(0));
     let wp = up(sizes.iter().map(|s| s[1]).max().unwrap_or(0));

@@ -3,7 +3,9 @@
 //! and reported together in one error.
 
 use crate::MaskRcnn;
-use burn::store::{ApplyResult, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore};
+use burn::store::{
+    ApplyResult, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
+};
 use mrcnn_core::{Error, Result};
 use std::path::Path;
 
@@ -13,9 +15,15 @@ pub fn torchvision_remapper() -> KeyRemapper {
         (r"\.downsample\.0\.".into(), ".downsample.conv.".into()),
         (r"\.downsample\.1\.".into(), ".downsample.bn.".into()),
         // torchvision >= 0.13 wraps FPN and head convs in Conv2dNormActivation (`.N.0.`).
-        (r"^backbone\.fpn\.(inner|layer)_blocks\.(\d+)\.0\.".into(), "backbone.fpn.${1}_blocks.$2.".into()),
+        (
+            r"^backbone\.fpn\.(inner|layer)_blocks\.(\d+)\.0\.".into(),
+            "backbone.fpn.${1}_blocks.$2.".into(),
+        ),
         (r"^rpn\.head\.conv\.0\.0\.".into(), "rpn.head.conv.".into()),
-        (r"^roi_heads\.mask_head\.(\d+)\.0\.".into(), "roi_heads.mask_head.convs.$1.".into()),
+        (
+            r"^roi_heads\.mask_head\.(\d+)\.0\.".into(),
+            "roi_heads.mask_head.convs.$1.".into(),
+        ),
     ];
     // Older torchvision names the mask head convs `mask_fcn1..N`.
     for i in 1..=8 {
@@ -37,11 +45,24 @@ fn check(result: &ApplyResult, path: &Path) -> Result<()> {
     let mut problems = Vec::new();
     let missing: Vec<&str> = result.missing.iter().map(|(p, _)| p.as_str()).collect();
     if !missing.is_empty() {
-        problems.push(format!("missing keys ({}): {}", missing.len(), list(&missing)));
+        problems.push(format!(
+            "missing keys ({}): {}",
+            missing.len(),
+            list(&missing)
+        ));
     }
-    let unused: Vec<&str> = result.unused.iter().map(String::as_str).filter(|k| !ignorable(k)).collect();
+    let unused: Vec<&str> = result
+        .unused
+        .iter()
+        .map(String::as_str)
+        .filter(|k| !ignorable(k))
+        .collect();
     if !unused.is_empty() {
-        problems.push(format!("unexpected keys ({}): {}", unused.len(), list(&unused)));
+        problems.push(format!(
+            "unexpected keys ({}): {}",
+            unused.len(),
+            list(&unused)
+        ));
     }
     if !result.errors.is_empty() {
         let errs: Vec<String> = result.errors.iter().map(ToString::to_string).collect();
@@ -63,7 +84,12 @@ fn check(result: &ApplyResult, path: &Path) -> Result<()> {
 
 fn list(items: &[&str]) -> String {
     const SHOWN: usize = 8;
-    let mut s = items.iter().take(SHOWN).copied().collect::<Vec<_>>().join(", ");
+    let mut s = items
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
     if items.len() > SHOWN {
         s.push_str(&format!(", ... ({} more)", items.len() - SHOWN));
     }
@@ -79,8 +105,15 @@ pub fn load_torchvision_weights(mut model: MaskRcnn, path: &Path) -> Result<Mask
             message: "no such file".into(),
         });
     }
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    let fail = |m: String| Error::Weights { path: path.to_path_buf(), message: m };
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let fail = |m: String| Error::Weights {
+        path: path.to_path_buf(),
+        message: m,
+    };
     let result = match ext.as_str() {
         "safetensors" => {
             let mut store = SafetensorsStore::from_file(path)
@@ -88,7 +121,9 @@ pub fn load_torchvision_weights(mut model: MaskRcnn, path: &Path) -> Result<Mask
                 .remap(torchvision_remapper())
                 .allow_partial(true)
                 .validate(false);
-            model.load_from(&mut store).map_err(|e| fail(format!("not a readable safetensors file: {e}")))?
+            model
+                .load_from(&mut store)
+                .map_err(|e| fail(format!("not a readable safetensors file: {e}")))?
         }
         "pth" | "pt" | "bin" => {
             let mut last = None;
@@ -107,11 +142,21 @@ pub fn load_torchvision_weights(mut model: MaskRcnn, path: &Path) -> Result<Mask
                         loaded = Some(r);
                         break;
                     }
-                    Ok(r) => last = Some(format!("no tensor matched ({} unused keys)", r.unused.len())),
+                    Ok(r) => {
+                        last = Some(format!(
+                            "no tensor matched ({} unused keys)",
+                            r.unused.len()
+                        ))
+                    }
                     Err(e) => last = Some(e.to_string()),
                 }
             }
-            loaded.ok_or_else(|| fail(format!("not a readable torch checkpoint: {}", last.unwrap_or_default())))?
+            loaded.ok_or_else(|| {
+                fail(format!(
+                    "not a readable torch checkpoint: {}",
+                    last.unwrap_or_default()
+                ))
+            })?
         }
         _ => {
             return Err(fail(format!(

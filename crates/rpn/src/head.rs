@@ -17,9 +17,14 @@ pub struct RpnHead {
 impl RpnHead {
     pub fn new(channels: usize, num_anchors: usize, device: &Device) -> Self {
         // torchvision: normal(std=0.01) weights, zero biases.
-        let init = Initializer::Normal { mean: 0.0, std: 0.01 };
+        let init = Initializer::Normal {
+            mean: 0.0,
+            std: 0.01,
+        };
         let conv1x1 = |out: usize| {
-            Conv2dConfig::new([channels, out], [1, 1]).with_initializer(init.clone()).init(device)
+            Conv2dConfig::new([channels, out], [1, 1])
+                .with_initializer(init.clone())
+                .init(device)
         };
         let mut head = Self {
             conv: Conv2dConfig::new([channels, channels], [3, 3])

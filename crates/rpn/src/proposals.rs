@@ -20,8 +20,16 @@ pub struct ProposalParams {
 impl ProposalParams {
     pub fn from_config(cfg: &RpnConfig, training: bool) -> Self {
         Self {
-            pre_nms_top_n: if training { cfg.pre_nms_top_n_train } else { cfg.pre_nms_top_n_test },
-            post_nms_top_n: if training { cfg.post_nms_top_n_train } else { cfg.post_nms_top_n_test },
+            pre_nms_top_n: if training {
+                cfg.pre_nms_top_n_train
+            } else {
+                cfg.pre_nms_top_n_test
+            },
+            post_nms_top_n: if training {
+                cfg.post_nms_top_n_train
+            } else {
+                cfg.post_nms_top_n_test
+            },
             nms_thresh: cfg.nms_thresh,
             score_thresh: cfg.score_thresh,
             min_size: cfg.min_size,
