@@ -359,12 +359,27 @@ impl Default for MaskHeadConfig {
     }
 }
 
+/// A TOML error as one line: `line L, column C: message` (the parser's own report spans several
+/// lines with a source excerpt).
+fn one_line(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {col}: {msg}")
+        }
+        None => msg,
+    }
+}
+
 impl ModelConfig {
     /// Parses a TOML model config; `origin` names the file in errors.
     pub fn from_toml_str(text: &str, origin: &Path) -> Result<Self> {
         let cfg: ModelConfig = toml::from_str(text).map_err(|e| Error::Config {
             path: origin.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
+            message: one_line(text, &e),
         })?;
         cfg.validate().map_err(|e| Error::Config {
             path: origin.to_path_buf(),
