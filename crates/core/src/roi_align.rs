@@ -112,7 +112,66 @@ fn bilinear(mut y: f32, mut x: f32, h: usize, w: usize) -> Option<[(usize, usize
 }
 
 /// RoIAlign of `rois` on `features` `[N, C, H, W]`; returns `[K, C, out_h, out_w]` in roi order.
+///
+/// Inference on the CPU (a flex tensor outside an autodiff graph) takes a direct host loop, like
+/// torchvision's own CPU kernel: the gather formulation below moves `4 x samples` copies of every
+/// channel through memory and was the largest cost of the box branch. Everything else (autodiff,
+/// GPUs) uses the tensor-op version, whose backward Burn derives.
 pub fn roi_align(features: Tensor<4>, rois: &[Roi], p: &RoiAlignParams) -> Tensor<4> {
+    if !features.is_autodiff() && features.device() == Device::flex() {
+        return roi_align_host(features, rois, p);
+    }
+    roi_align_tensor_ops(features, rois, p)
+}
+
+/// Bilinear taps `(y * W + x, weight / count)` of every bin of one roi, `[bin][tap]`.
+fn bin_taps(g: &RoiGeometry, p: &RoiAlignParams, h: usize, w: usize) -> Vec<Vec<(usize, f32)>> {
+    let [oh, ow] = p.output;
+    let samples = g.grid[0] * g.grid[1];
+    let inv_count = 1.0 / samples.max(1) as f32;
+    let mut bins = Vec::with_capacity(oh * ow);
+    for ph in 0..oh {
+        for pw in 0..ow {
+            let mut taps = Vec::with_capacity(4 * samples);
+            for iy in 0..g.grid[0] {
+                let y = g.start[0] + ph as f32 * g.bin[0] + (iy as f32 + 0.5) * g.bin[0] / g.grid[0] as f32;
+                for ix in 0..g.grid[1] {
+                    let x = g.start[1] + pw as f32 * g.bin[1] + (ix as f32 + 0.5) * g.bin[1] / g.grid[1] as f32;
+                    if let Some(cs) = bilinear(y, x, h, w) {
+                        taps.extend(cs.into_iter().map(|(yy, xx, wt)| (yy * w + xx, wt * inv_count)));
+                    }
+                }
+            }
+            bins.push(taps);
+        }
+    }
+    bins
+}
+
+/// The host loop: rois in parallel, channels outer, precomputed taps inner.
+fn roi_align_host(features: Tensor<4>, rois: &[Roi], p: &RoiAlignParams) -> Tensor<4> {
+    use rayon::prelude::*;
+    let [_, c, h, w] = features.dims();
+    let device = features.device();
+    let [oh, ow] = p.output;
+    let data = crate::host::to_vec(features);
+    let per_roi = c * oh * ow;
+    let mut out = vec![0.0f32; rois.len() * per_roi];
+    out.par_chunks_mut(per_roi.max(1)).zip(rois.par_iter()).for_each(|(dst, (b, bx))| {
+        let taps = bin_taps(&geometry(bx, p), p, h, w);
+        for ch in 0..c {
+            let plane = &data[(b * c + ch) * h * w..(b * c + ch + 1) * h * w];
+            for (bin, t) in taps.iter().enumerate() {
+                dst[ch * oh * ow + bin] = t.iter().map(|&(i, wt)| wt * plane[i]).sum();
+            }
+        }
+    });
+    crate::host::tensor(out, [rois.len(), c, oh, ow], &device)
+}
+
+/// The tensor-op RoIAlign (differentiable, any backend); [`roi_align`] picks it except for CPU
+/// inference.
+pub fn roi_align_tensor_ops(features: Tensor<4>, rois: &[Roi], p: &RoiAlignParams) -> Tensor<4> {
     let [n, c, h, w] = features.dims();
     let device = features.device();
     let [oh, ow] = p.output;
