@@ -3,6 +3,7 @@
 //! (`paste_masks_in_image`).
 
 pub mod head;
+pub mod loss;
 pub mod paste;
 
 pub use head::{MaskHead, MaskPredictor};

@@ -2,7 +2,9 @@
 //! (`cls_score`, `bbox_pred`) and the post-processing that turns their outputs into detections.
 
 pub mod box_head;
+pub mod loss;
 pub mod postprocess;
+pub mod targets;
 
 pub use box_head::{FastRcnnPredictor, TwoMlpHead};
 pub use postprocess::{Detections, postprocess_detections};

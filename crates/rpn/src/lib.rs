@@ -3,6 +3,7 @@
 //! per-level NMS, top-n per image).
 
 pub mod head;
+pub mod loss;
 pub mod proposals;
 
 use burn::prelude::*;

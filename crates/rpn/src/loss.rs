@@ -1,0 +1,138 @@
+//! The RPN training loss (torchvision's `RegionProposalNetwork.assign_targets_to_anchors` and
+//! `compute_loss`): every anchor is matched to the gt boxes (Matcher 0.7 / 0.3 with low-quality
+//! matches), a balanced sample of anchors is drawn per image, the objectness logits of the sample
+//! get a binary cross-entropy (mean) and the deltas of its positives a smooth-L1 loss against the
+//! gt encoded with weights (1, 1, 1, 1), summed and divided by the number of sampled anchors.
+//!
+//! Matching, sampling and target encoding run on the host; the device only selects the sampled
+//! rows of the head outputs, so gradients flow back into the RPN head and the features.
+
+use crate::RpnOutput;
+use burn::prelude::*;
+use mrcnn_core::box_coder::BoxCoder;
+use mrcnn_core::config::RpnConfig;
+use mrcnn_core::matcher::Matcher;
+use mrcnn_core::rand::Rng;
+use mrcnn_core::sampler::BalancedPositiveNegativeSampler;
+use mrcnn_core::{BoxXyxy, Result, boxes, host, losses};
+
+/// The two RPN losses (scalars, in the autodiff graph).
+#[derive(Debug, Clone)]
+pub struct RpnLosses {
+    pub objectness: Tensor<1>,
+    pub box_reg: Tensor<1>,
+}
+
+/// Training targets of one image's anchors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorTargets {
+    /// 1 foreground, 0 background, -1 ignored (between the thresholds).
+    pub labels: Vec<i64>,
+    /// The matched gt of each anchor (meaningful where `labels == 1`).
+    pub matched_gt: Vec<usize>,
+}
+
+/// Matches `anchors` to the gt boxes of one image (an image without boxes is all background).
+pub fn assign_targets_to_anchors(
+    anchors: &[BoxXyxy],
+    gt: &[BoxXyxy],
+    matcher: &Matcher,
+) -> AnchorTargets {
+    if gt.is_empty() {
+        return AnchorTargets {
+            labels: vec![0; anchors.len()],
+            matched_gt: vec![0; anchors.len()],
+        };
+    }
+    let matches = matcher.assign(&boxes::iou_matrix(gt, anchors));
+    let labels = matches
+        .iter()
+        .map(|&m| match m {
+            m if m >= 0 => 1,
+            mrcnn_core::matcher::BETWEEN_THRESHOLDS => -1,
+            _ => 0,
+        })
+        .collect();
+    let matched_gt = matches.iter().map(|&m| m.max(0) as usize).collect();
+    AnchorTargets { labels, matched_gt }
+}
+
+/// The RPN losses of a batch: `out` from [`crate::Rpn::forward`], `gt_boxes` per image in the
+/// resized image's pixels.
+pub fn rpn_loss<R: Rng + ?Sized>(
+    out: &RpnOutput,
+    gt_boxes: &[Vec<BoxXyxy>],
+    cfg: &RpnConfig,
+    rng: &mut R,
+) -> Result<RpnLosses> {
+    let matcher = Matcher::new(cfg.fg_iou_thresh, cfg.bg_iou_thresh, true)?;
+    let sampler =
+        BalancedPositiveNegativeSampler::new(cfg.batch_size_per_image, cfg.positive_fraction);
+    let coder = BoxCoder::new([1.0; 4], cfg.bbox_xform_clip);
+    // Anchors in the order of the flattened head outputs: level, then location, then cell.
+    let anchors: Vec<BoxXyxy> = out.anchors.iter().flatten().copied().collect();
+    let m = anchors.len();
+    let n = gt_boxes.len();
+
+    let mut positives = Vec::new();
+    let mut negatives = Vec::new();
+    let mut targets = Vec::new();
+    for (i, gt) in gt_boxes.iter().enumerate() {
+        let t = assign_targets_to_anchors(&anchors, gt, &matcher);
+        let s = sampler.sample(&t.labels, rng);
+        for &a in &s.positives {
+            positives.push(i * m + a);
+            targets.extend(coder.encode(&gt[t.matched_gt[a]], &anchors[a]));
+        }
+        negatives.extend(s.negatives.iter().map(|&a| i * m + a));
+    }
+
+    // [N, M] and [N, M, 4], image-major as torchvision's `concat_box_prediction_layers`.
+    let objectness: Tensor<1> = Tensor::cat(out.objectness.clone(), 1).reshape([n * m]);
+    let deltas: Tensor<2> = Tensor::cat(out.deltas.clone(), 1).reshape([n * m, 4]);
+    let device = objectness.device();
+    let num_sampled = positives.len() + negatives.len();
+
+    let box_reg = if positives.is_empty() {
+        // Nothing to regress: zero, but still connected to the graph.
+        deltas.sum().mul_scalar(0.0)
+    } else {
+        let p = positives.len();
+        let picked = deltas.select(0, host::indices(&positives, &device));
+        let t = host::tensor(targets, [p, 4], &device);
+        losses::smooth_l1_sum(picked, t, cfg.smooth_l1_beta).div_scalar(num_sampled as f32)
+    };
+    let objectness = if num_sampled == 0 {
+        objectness.sum().mul_scalar(0.0)
+    } else {
+        let idx: Vec<usize> = positives.iter().chain(&negatives).copied().collect();
+        let mut labels = vec![1.0f32; positives.len()];
+        labels.resize(num_sampled, 0.0);
+        let picked = objectness.select(0, host::indices(&idx, &device));
+        losses::bce_with_logits_mean(picked, host::tensor(labels, [num_sampled], &device))
+    };
+    Ok(RpnLosses {
+        objectness,
+        box_reg,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchors_get_fg_bg_and_ignored_labels() {
+        let matcher = Matcher::new(0.7, 0.3, true).unwrap();
+        let anchors = [
+            [0.0, 0.0, 10.0, 10.0],   // IoU 1 with gt -> fg
+            [0.0, 0.0, 10.0, 14.0],   // IoU 0.714 -> fg
+            [0.0, 0.0, 10.0, 20.0],   // IoU 0.5 -> ignored
+            [50.0, 50.0, 60.0, 60.0], // IoU 0 -> bg
+        ];
+        let t = assign_targets_to_anchors(&anchors, &[[0.0, 0.0, 10.0, 10.0]], &matcher);
+        assert_eq!(t.labels, vec![1, 1, -1, 0]);
+        let empty = assign_targets_to_anchors(&anchors, &[], &matcher);
+        assert_eq!(empty.labels, vec![0; 4]);
+    }
+}
