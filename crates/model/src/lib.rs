@@ -3,6 +3,8 @@
 
 pub mod import;
 pub mod mask_rcnn;
+pub mod targets;
+pub mod training;
 pub mod transform;
 pub mod weights;
 

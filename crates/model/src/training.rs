@@ -1,0 +1,260 @@
+//! The training-mode forward (torchvision's `GeneralizedRCNN.forward` with targets): the
+//! transform picks a shorter-side size at random and resizes images and targets, the backbone and
+//! the RPN run as in inference (proposals with the training top-n), and the five losses come
+//! back as scalars in the autodiff graph:
+//! `loss_objectness`, `loss_rpn_box_reg` (RPN), `loss_classifier`, `loss_box_reg` (box branch on
+//! the sampled proposals plus the gt boxes) and `loss_mask` (mask branch on the positives).
+//!
+//! Also here: torchvision's `trainable_layers` rule for freezing the first backbone stages.
+
+use crate::mask_rcnn::MaskRcnn;
+use crate::targets::{ResizedTarget, TrainTarget, resize_target, validate};
+use crate::transform::{self, ImageInput, ImageList};
+use burn::module::{Module, ParamGroup};
+use burn::prelude::*;
+use mrcnn_core::rand::Rng;
+use mrcnn_core::roi_align::Roi;
+use mrcnn_core::{BoxXyxy, Error, Result, host};
+use mrcnn_mask_head::loss::{maskrcnn_loss, project_masks_on_boxes};
+use mrcnn_roi_heads::loss::fastrcnn_loss;
+use mrcnn_roi_heads::targets::{RoiSamples, select_training_samples};
+use mrcnn_rpn::loss::rpn_loss;
+
+/// torchvision's names of the five losses, in the order of [`Losses::named`].
+pub const LOSS_NAMES: [&str; 5] = [
+    "loss_objectness",
+    "loss_rpn_box_reg",
+    "loss_classifier",
+    "loss_box_reg",
+    "loss_mask",
+];
+
+/// The five training losses (each a one-element tensor in the autodiff graph).
+#[derive(Debug, Clone)]
+pub struct Losses {
+    pub objectness: Tensor<1>,
+    pub rpn_box_reg: Tensor<1>,
+    pub classifier: Tensor<1>,
+    pub box_reg: Tensor<1>,
+    pub mask: Tensor<1>,
+}
+
+impl Losses {
+    /// The losses with their torchvision names.
+    pub fn named(&self) -> [(&'static str, Tensor<1>); 5] {
+        let t = [
+            &self.objectness,
+            &self.rpn_box_reg,
+            &self.classifier,
+            &self.box_reg,
+            &self.mask,
+        ];
+        std::array::from_fn(|i| (LOSS_NAMES[i], t[i].clone()))
+    }
+
+    /// Their sum, the quantity that is minimised.
+    pub fn total(&self) -> Tensor<1> {
+        self.objectness.clone()
+            + self.rpn_box_reg.clone()
+            + self.classifier.clone()
+            + self.box_reg.clone()
+            + self.mask.clone()
+    }
+
+    /// The values on the host (reads the device; for logging).
+    pub fn values(&self) -> [(&'static str, f32); 5] {
+        self.named().map(|(n, t)| (n, host::to_vec(t.detach())[0]))
+    }
+}
+
+impl MaskRcnn {
+    /// torchvision's `trainable_layers` rule: of `[layer4, layer3, layer2, layer1, conv1]`, the
+    /// first `backbone.trainable_layers` train, the parameters of the others are frozen (the FPN
+    /// and heads always train; frozen batch norm never does).
+    pub fn freeze_backbone_stages(self) -> Self {
+        let stages = ["layer4", "layer3", "layer2", "layer1", "conv1"];
+        let trainable = self.config.backbone.trainable_layers.min(stages.len());
+        let mut frozen: Vec<&str> = stages[trainable..].to_vec();
+        if trainable < stages.len() {
+            frozen.push("bn1");
+        }
+        if frozen.is_empty() {
+            return self;
+        }
+        let pattern = format!(r"^backbone\.body\.({})\.", frozen.join("|"));
+        let group = ParamGroup::from_regex(&pattern).expect("the stage pattern is a valid regex");
+        self.freeze_group(group)
+    }
+
+    /// The training shorter side: one of `input.min_size` at random (torchvision's `torch_choice`).
+    pub fn choose_train_min_size<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
+        let sizes = &self.config.input.min_size;
+        sizes[rng.random_range(0..sizes.len())]
+    }
+
+    /// Training transform: normalise, resize to `min_size`, batch; targets resized alike.
+    pub fn transform_train(
+        &self,
+        images: &[ImageInput],
+        targets: &[TrainTarget],
+        min_size: usize,
+    ) -> Result<(ImageList, Vec<ResizedTarget>)> {
+        if images.is_empty() || images.len() != targets.len() {
+            return Err(Error::Other(format!(
+                "training batch: {} images and {} targets; give one target per image, at least one image",
+                images.len(),
+                targets.len()
+            )));
+        }
+        for (i, (img, t)) in images.iter().zip(targets).enumerate() {
+            if img.height == 0 || img.width == 0 || img.data.len() != 3 * img.height * img.width {
+                return Err(Error::Other(format!(
+                    "training image {i}: {}x{} with {} values (expected 3 x height x width)",
+                    img.height,
+                    img.width,
+                    img.data.len()
+                )));
+            }
+            validate(t, i, [img.height, img.width], self.config.num_classes)?;
+        }
+        let batch = transform::transform(images, &self.config.input, min_size, &self.device());
+        let resized = targets
+            .iter()
+            .zip(images)
+            .zip(&batch.image_sizes)
+            .enumerate()
+            .map(|(i, ((t, img), &hw))| {
+                resize_target(
+                    t,
+                    i,
+                    [img.height, img.width],
+                    hw,
+                    self.config.input.degenerate_boxes,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((batch, resized))
+    }
+
+    /// The five losses of a training batch; `rng` picks the size and drives the samplers.
+    pub fn forward_train<R: Rng + ?Sized>(
+        &self,
+        images: &[ImageInput],
+        targets: &[TrainTarget],
+        rng: &mut R,
+    ) -> Result<Losses> {
+        let min_size = self.choose_train_min_size(rng);
+        let (batch, targets) = self.transform_train(images, targets, min_size)?;
+        self.forward_train_batch(&batch, &targets, rng)
+    }
+
+    /// The losses of an already transformed batch.
+    pub fn forward_train_batch<R: Rng + ?Sized>(
+        &self,
+        batch: &ImageList,
+        targets: &[ResizedTarget],
+        rng: &mut R,
+    ) -> Result<Losses> {
+        let cfg = &self.config;
+        let features = self.features(batch);
+        let rpn_out = self.rpn_output(batch, &features);
+        let proposals = self.proposals(batch, &rpn_out, true);
+        let gt_boxes: Vec<Vec<BoxXyxy>> = targets.iter().map(|t| t.boxes.clone()).collect();
+        let gt_labels: Vec<Vec<usize>> = targets.iter().map(|t| t.labels.clone()).collect();
+        let rpn = rpn_loss(&rpn_out, &gt_boxes, &cfg.rpn, rng)?;
+
+        let boxes: Vec<Vec<BoxXyxy>> = proposals.into_iter().map(|p| p.boxes).collect();
+        let samples = select_training_samples(
+            &boxes,
+            &gt_boxes,
+            &gt_labels,
+            &cfg.roi_heads,
+            cfg.rpn.bbox_xform_clip,
+            rng,
+        )?;
+        let rois: Vec<Roi> = samples
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| s.boxes.iter().map(move |b| (i, *b)))
+            .collect();
+        if rois.is_empty() {
+            // Nothing to classify (no proposal and no object anywhere): zero losses in the graph.
+            let zero = features[0].clone().sum().mul_scalar(0.0);
+            return Ok(Losses {
+                objectness: rpn.objectness,
+                rpn_box_reg: rpn.box_reg,
+                classifier: zero.clone(),
+                box_reg: zero.clone(),
+                mask: zero,
+            });
+        }
+        let out = self.box_branch(&features, &rois);
+        let labels: Vec<usize> = samples
+            .iter()
+            .flat_map(|s| s.labels.iter().copied())
+            .collect();
+        let reg_targets: Vec<[f32; 4]> = samples
+            .iter()
+            .flat_map(|s| s.regression_targets.iter().copied())
+            .collect();
+        let (classifier, box_reg) = fastrcnn_loss(
+            out.class_logits,
+            out.box_regression,
+            &labels,
+            &reg_targets,
+            cfg.roi_heads.smooth_l1_beta,
+        );
+        let mask = self.mask_loss(&features, &samples, targets, &rois);
+        Ok(Losses {
+            objectness: rpn.objectness,
+            rpn_box_reg: rpn.box_reg,
+            classifier,
+            box_reg,
+            mask,
+        })
+    }
+
+    /// `loss_mask` on the positive samples; with none, the mask branch still runs on one sampled
+    /// box and contributes zero, so its parameters get zero gradients as in torchvision.
+    fn mask_loss(
+        &self,
+        features: &[Tensor<4>],
+        samples: &[RoiSamples],
+        targets: &[ResizedTarget],
+        rois: &[Roi],
+    ) -> Tensor<1> {
+        let mut pos_rois = Vec::new();
+        let mut pos_labels = Vec::new();
+        for (i, s) in samples.iter().enumerate() {
+            for k in s.positives() {
+                pos_rois.push((i, s.boxes[k]));
+                pos_labels.push(s.labels[k]);
+            }
+        }
+        if pos_rois.is_empty() {
+            return self.mask_logits(features, &rois[..1]).sum().mul_scalar(0.0);
+        }
+        let logits = self.mask_logits(features, &pos_rois);
+        let m = logits.dims()[3];
+        let device = self.device();
+        let mut parts = Vec::new();
+        for (s, t) in samples.iter().zip(targets) {
+            let pos = s.positives();
+            if pos.is_empty() {
+                continue;
+            }
+            let boxes: Vec<BoxXyxy> = pos.iter().map(|&k| s.boxes[k]).collect();
+            let matched: Vec<usize> = pos.iter().map(|&k| s.matched_gt[k]).collect();
+            let (g, h, w) = (t.masks.len(), t.height, t.width);
+            let flat: Vec<f32> = t.masks.iter().flatten().map(|&v| v as f32).collect();
+            let gt_masks = host::tensor(flat, [g, 1, h, w], &device);
+            parts.push(project_masks_on_boxes(gt_masks, &boxes, &matched, m));
+        }
+        let targets = if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Tensor::cat(parts, 0)
+        };
+        maskrcnn_loss(logits, &pos_labels, targets)
+    }
+}
