@@ -121,6 +121,12 @@ def run_one(args, h, w):
             il, _ = model.transform([image])
             assert tuple(il.image_sizes[0]) == (h, w), il.image_sizes
         rec["detections"] = int(out[0]["boxes"].shape[0])
+        if args.save_weights:
+            from safetensors.torch import save_file
+            o = out[0]
+            save_file({"boxes": o["boxes"].contiguous(), "labels": o["labels"].contiguous(),
+                       "scores": o["scores"].contiguous(), "masks": o["masks"].contiguous()},
+                      os.path.join(args.save_weights, f"dets_{h}x{w}.safetensors"))
         rec["box_score_thresh"] = args.box_score_thresh
     else:
         model.train()

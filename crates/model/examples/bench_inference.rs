@@ -80,6 +80,43 @@ fn main() {
             times.push(dt);
         }
     }
+    // The full-size model must give torchvision's detections: compare with what the script saved.
+    let dets_path = dir.join(format!("dets_{size}.safetensors"));
+    if dets_path.is_file() {
+        let reference = Fixture::load(&dets_path);
+        let p = model.predict(std::slice::from_ref(&input)).remove(0);
+        let got: Vec<_> = (0..p.boxes.len())
+            .map(|k| (p.boxes[k], p.labels[k], p.scores[k]))
+            .collect();
+        let eb = reference.boxes("boxes");
+        let el = reference.f32("labels");
+        let es = reference.f32("scores");
+        let expected: Vec<_> = (0..eb.len())
+            .map(|k| (eb[k], el[k] as usize, es[k]))
+            .collect();
+        let (missing, extra, worst) = mrcnn_core::testing::match_boxes(&got, &expected, 1e-2);
+        let hw = h * w;
+        let em = reference.f32("masks");
+        let mut mask_diff = 0.0f32;
+        for (k, e) in expected.iter().enumerate() {
+            if let Some(j) = got
+                .iter()
+                .position(|g| g.1 == e.1 && (0..4).all(|c| (g.0[c] - e.0[c]).abs() <= 1e-2))
+            {
+                for (a, b) in p.masks[j].iter().zip(&em[k * hw..(k + 1) * hw]) {
+                    mask_diff = mask_diff.max((a - b).abs());
+                }
+            }
+        }
+        eprintln!(
+            "vs torchvision: {} of {} detections match (max box diff {worst:.2e} px, max mask prob diff {mask_diff:.2e}); {} missing, {} extra",
+            expected.len() - missing.len(),
+            expected.len(),
+            missing.len(),
+            extra.len()
+        );
+    }
+
     // One more run, timed stage by stage (each stage synced), to show where the time goes.
     let mut stages: Vec<(&str, f64)> = Vec::new();
     let mut t = Instant::now();
