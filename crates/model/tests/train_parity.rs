@@ -328,3 +328,54 @@ fn check_parameters(device: &str, m: &MaskRcnn, before: &BTreeMap<String, Entry>
     }
     eprintln!("{device}: {checked} parameters match after 3 steps (worst relative {worst:.2e})");
 }
+
+#[test]
+fn image_without_objects_and_degenerate_boxes() {
+    let fx = Fixture::load(&train_dir().join("batch.safetensors"));
+    let (images, mut targets) = batch(&fx);
+    let m = model(&Device::flex());
+    let mut rng = mrcnn_core::rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    // Both images without objects: everything is background, the box and mask losses are zero
+    // but still in the graph, and the backward pass gives finite gradients.
+    let empty = vec![TrainTarget::default(); 2];
+    let losses = m.forward_train(&images, &empty, &mut rng).unwrap();
+    let values = losses.values();
+    eprintln!("no objects: {values:?}");
+    assert!(values.iter().all(|(_, v)| v.is_finite()), "{values:?}");
+    assert_eq!(values[1].1, 0.0, "rpn box loss without objects");
+    assert_eq!(values[3].1, 0.0, "box loss without objects");
+    assert_eq!(values[4].1, 0.0, "mask loss without objects");
+    let grads = losses.total().backward();
+    let params = collect(&m, Some(&grads));
+    let mask_grad = params["roi_heads.mask_predictor.mask_fcn_logits.weight"]
+        .grad
+        .as_ref()
+        .expect("a zero gradient");
+    assert!(mask_grad.iter().all(|&g| g == 0.0));
+    assert!(
+        params
+            .values()
+            .filter_map(|e| e.grad.as_ref())
+            .flatten()
+            .all(|g| g.is_finite())
+    );
+
+    // A zero-width box: an error naming it by default, dropped with `degenerate_boxes = "drop"`.
+    targets[1].boxes[0][2] = targets[1].boxes[0][0];
+    let err = m
+        .forward_train(&images, &targets, &mut rng)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("image 1") && err.contains("box 0"), "{err}");
+    let mut cfg = config();
+    cfg.input.degenerate_boxes = mrcnn_core::config::DegenerateBoxes::Drop;
+    let dropping = MaskRcnn::new(cfg, &Device::flex().autodiff()).unwrap();
+    let dropping =
+        load_torchvision_weights(dropping, &common::fixture_dir().join("weights.safetensors"))
+            .unwrap();
+    let values = dropping
+        .forward_train(&images, &targets, &mut rng)
+        .unwrap()
+        .values();
+    assert!(values.iter().all(|(_, v)| v.is_finite()), "{values:?}");
+}
