@@ -32,11 +32,18 @@ pub struct RpnOutput {
 
 impl Rpn {
     pub fn new(in_channels: usize, anchors: &AnchorConfig, device: &Device) -> Self {
-        Self { head: RpnHead::new(in_channels, anchors.num_anchors(), device) }
+        Self {
+            head: RpnHead::new(in_channels, anchors.num_anchors(), device),
+        }
     }
 
     /// Runs the head on every level and builds the anchors for the padded batch `[h, w]`.
-    pub fn forward(&self, features: &[Tensor<4>], batch_hw: [usize; 2], anchor_cfg: &AnchorConfig) -> RpnOutput {
+    pub fn forward(
+        &self,
+        features: &[Tensor<4>],
+        batch_hw: [usize; 2],
+        anchor_cfg: &AnchorConfig,
+    ) -> RpnOutput {
         let mut objectness = Vec::with_capacity(features.len());
         let mut deltas = Vec::with_capacity(features.len());
         let mut grids = Vec::with_capacity(features.len());
@@ -48,7 +55,11 @@ impl Rpn {
             deltas.push(d);
         }
         let anchors = anchors::anchors_per_level(anchor_cfg, batch_hw, &grids);
-        RpnOutput { objectness, deltas, anchors }
+        RpnOutput {
+            objectness,
+            deltas,
+            anchors,
+        }
     }
 }
 
@@ -60,8 +71,16 @@ pub fn proposals_from_output(
     training: bool,
 ) -> Vec<Proposals> {
     let n = image_sizes.len();
-    let objectness: Vec<Vec<f32>> = out.objectness.iter().map(|t| host::to_vec(t.clone().detach())).collect();
-    let deltas: Vec<Vec<f32>> = out.deltas.iter().map(|t| host::to_vec(t.clone().detach())).collect();
+    let objectness: Vec<Vec<f32>> = out
+        .objectness
+        .iter()
+        .map(|t| host::to_vec(t.clone().detach()))
+        .collect();
+    let deltas: Vec<Vec<f32>> = out
+        .deltas
+        .iter()
+        .map(|t| host::to_vec(t.clone().detach()))
+        .collect();
     let params = ProposalParams::from_config(cfg, training);
     (0..n)
         .map(|i| {
