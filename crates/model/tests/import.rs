@@ -6,18 +6,14 @@
 mod common;
 
 use burn::prelude::*;
-use common::{Fixture, assert_close, assert_same_boxes, fixture_dir};
-use mrcnn_core::{BoxXyxy, ModelConfig};
+use common::{assert_predicts_like_torchvision, fixture_dir};
+use mrcnn_core::ModelConfig;
 use mrcnn_model::import::pickle::{self, Value};
 use mrcnn_model::import::{ImportReport, WeightFormat, import_weights, save_safetensors};
-use mrcnn_model::transform::ImageInput;
 use mrcnn_model::{MaskRcnn, load_torchvision_weights};
-use mrcnn_roi_heads::Detections;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const TOL: f32 = 1e-4;
-const BOX_TOL: f32 = 1e-3;
 const BOX_W: &str = "roi_heads.box_predictor.bbox_pred.weight";
 const BOX_B: &str = "roi_heads.box_predictor.bbox_pred.bias";
 const MASK_W: &str = "roi_heads.mask_predictor.mask_fcn_logits.weight";
@@ -104,71 +100,6 @@ fn assert_same_tensors(what: &str, got: &Tensors, zero_background: bool) {
             assert_eq!(&g[bg..], &w[bg..], "{what}: {k}");
         } else {
             assert!(g == w, "{what}: {k} differs");
-        }
-    }
-}
-
-fn inputs(fx: &Fixture) -> Vec<ImageInput> {
-    (0..2)
-        .map(|i| {
-            let name = format!("input.{i}");
-            let s = fx.shape(&name);
-            ImageInput {
-                data: fx.f32(&name),
-                height: s[1],
-                width: s[2],
-            }
-        })
-        .collect()
-}
-
-fn triples(d: &Detections) -> Vec<(BoxXyxy, usize, f32)> {
-    (0..d.len())
-        .map(|k| (d.boxes[k], d.labels[k], d.scores[k]))
-        .collect()
-}
-
-/// End-to-end `predict` on the fixture images against torchvision's final outputs.
-fn assert_predicts_like_torchvision(what: &str, m: &MaskRcnn) {
-    let fx = Fixture::load(&fixture_dir().join("stages.safetensors"));
-    let preds = m.predict(&inputs(&fx));
-    for (i, p) in preds.iter().enumerate() {
-        let e = Detections {
-            boxes: fx.boxes(&format!("final.{i}.boxes")),
-            labels: fx
-                .f32(&format!("final.{i}.labels"))
-                .iter()
-                .map(|&l| l as usize)
-                .collect(),
-            scores: fx.f32(&format!("final.{i}.scores")),
-        };
-        assert!(!e.is_empty(), "the fixture has detections for image {i}");
-        let got = Detections {
-            boxes: p.boxes.clone(),
-            labels: p.labels.clone(),
-            scores: p.scores.clone(),
-        };
-        assert_same_boxes(
-            &format!("{what} image {i}"),
-            &triples(&got),
-            &triples(&e),
-            BOX_TOL,
-        );
-        let exp_masks = fx.f32(&format!("final.{i}.masks"));
-        let hw = p.height * p.width;
-        for (k, eb) in e.boxes.iter().enumerate() {
-            let j = (0..p.boxes.len())
-                .find(|&j| {
-                    p.labels[j] == e.labels[k]
-                        && (0..4).all(|c| (p.boxes[j][c] - eb[c]).abs() <= BOX_TOL)
-                })
-                .expect("matched above");
-            assert_close(
-                &format!("{what} mask {i}.{k}"),
-                &p.masks[j],
-                &exp_masks[k * hw..(k + 1) * hw],
-                TOL,
-            );
         }
     }
 }

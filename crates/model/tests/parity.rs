@@ -5,16 +5,15 @@
 mod common;
 
 use burn::prelude::*;
-use common::{Fixture, assert_close, assert_same_boxes, devices, fixture_dir, match_boxes};
-use mrcnn_core::{BoxXyxy, ModelConfig, host};
-use mrcnn_model::transform::ImageInput;
+use common::{
+    BOX_TOL, Fixture, TOL, assert_close, assert_predicts_like_torchvision, assert_same_boxes,
+    devices, fixture_dir, inputs, match_boxes, triples,
+};
+use mrcnn_core::{ModelConfig, host};
 use mrcnn_model::{MaskRcnn, load_torchvision_weights};
 use mrcnn_roi_heads::Detections;
 use mrcnn_rpn::{ProposalParams, filter_proposals};
 use std::path::Path;
-
-const TOL: f32 = 1e-4;
-const BOX_TOL: f32 = 1e-3;
 
 fn config() -> ModelConfig {
     ModelConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/small_model.toml"))
@@ -28,20 +27,6 @@ fn model(device: &Device) -> MaskRcnn {
 
 fn stages() -> Fixture {
     Fixture::load(&fixture_dir().join("stages.safetensors"))
-}
-
-fn inputs(fx: &Fixture) -> Vec<ImageInput> {
-    (0..2)
-        .map(|i| {
-            let name = format!("input.{i}");
-            let s = fx.shape(&name);
-            ImageInput {
-                data: fx.f32(&name),
-                height: s[1],
-                width: s[2],
-            }
-        })
-        .collect()
 }
 
 /// The reference batch as our `ImageList`.
@@ -75,12 +60,6 @@ fn reference_detections(fx: &Fixture, prefix: &str) -> Vec<Detections> {
                 .collect(),
             scores: fx.f32(&format!("{prefix}.{i}.scores")),
         })
-        .collect()
-}
-
-fn triples(d: &Detections) -> Vec<(BoxXyxy, usize, f32)> {
-    (0..d.len())
-        .map(|k| (d.boxes[k], d.labels[k], d.scores[k]))
         .collect()
 }
 
@@ -397,44 +376,7 @@ fn mask_branch_and_paste_match() {
 
 #[test]
 fn end_to_end_matches() {
-    let fx = stages();
     for (name, dev) in devices() {
-        let m = model(&dev);
-        let preds = m.predict(&inputs(&fx));
-        let expected = reference_detections(&fx, "final");
-        for (i, (p, e)) in preds.iter().zip(&expected).enumerate() {
-            assert!(
-                !e.is_empty(),
-                "the fixture should have detections for image {i}"
-            );
-            let got = Detections {
-                boxes: p.boxes.clone(),
-                labels: p.labels.clone(),
-                scores: p.scores.clone(),
-            };
-            assert_same_boxes(
-                &format!("{name} end-to-end {i}"),
-                &triples(&got),
-                &triples(e),
-                BOX_TOL,
-            );
-            // Masks in the reference's order: match each expected detection to ours.
-            let exp_masks = fx.f32(&format!("final.{i}.masks"));
-            let hw = p.height * p.width;
-            for (k, eb) in e.boxes.iter().enumerate() {
-                let j = (0..p.boxes.len())
-                    .find(|&j| {
-                        p.labels[j] == e.labels[k]
-                            && (0..4).all(|c| (p.boxes[j][c] - eb[c]).abs() <= BOX_TOL)
-                    })
-                    .expect("matched above");
-                assert_close(
-                    &format!("{name} end-to-end mask {i}.{k}"),
-                    &p.masks[j],
-                    &exp_masks[k * hw..(k + 1) * hw],
-                    TOL,
-                );
-            }
-        }
+        assert_predicts_like_torchvision(&format!("{name} end-to-end"), &model(&dev));
     }
 }
