@@ -134,11 +134,18 @@ fn bin_taps(g: &RoiGeometry, p: &RoiAlignParams, h: usize, w: usize) -> Vec<Vec<
         for pw in 0..ow {
             let mut taps = Vec::with_capacity(4 * samples);
             for iy in 0..g.grid[0] {
-                let y = g.start[0] + ph as f32 * g.bin[0] + (iy as f32 + 0.5) * g.bin[0] / g.grid[0] as f32;
+                let y = g.start[0]
+                    + ph as f32 * g.bin[0]
+                    + (iy as f32 + 0.5) * g.bin[0] / g.grid[0] as f32;
                 for ix in 0..g.grid[1] {
-                    let x = g.start[1] + pw as f32 * g.bin[1] + (ix as f32 + 0.5) * g.bin[1] / g.grid[1] as f32;
+                    let x = g.start[1]
+                        + pw as f32 * g.bin[1]
+                        + (ix as f32 + 0.5) * g.bin[1] / g.grid[1] as f32;
                     if let Some(cs) = bilinear(y, x, h, w) {
-                        taps.extend(cs.into_iter().map(|(yy, xx, wt)| (yy * w + xx, wt * inv_count)));
+                        taps.extend(
+                            cs.into_iter()
+                                .map(|(yy, xx, wt)| (yy * w + xx, wt * inv_count)),
+                        );
                     }
                 }
             }
@@ -157,15 +164,17 @@ fn roi_align_host(features: Tensor<4>, rois: &[Roi], p: &RoiAlignParams) -> Tens
     let data = crate::host::to_vec(features);
     let per_roi = c * oh * ow;
     let mut out = vec![0.0f32; rois.len() * per_roi];
-    out.par_chunks_mut(per_roi.max(1)).zip(rois.par_iter()).for_each(|(dst, (b, bx))| {
-        let taps = bin_taps(&geometry(bx, p), p, h, w);
-        for ch in 0..c {
-            let plane = &data[(b * c + ch) * h * w..(b * c + ch + 1) * h * w];
-            for (bin, t) in taps.iter().enumerate() {
-                dst[ch * oh * ow + bin] = t.iter().map(|&(i, wt)| wt * plane[i]).sum();
+    out.par_chunks_mut(per_roi.max(1))
+        .zip(rois.par_iter())
+        .for_each(|(dst, (b, bx))| {
+            let taps = bin_taps(&geometry(bx, p), p, h, w);
+            for ch in 0..c {
+                let plane = &data[(b * c + ch) * h * w..(b * c + ch + 1) * h * w];
+                for (bin, t) in taps.iter().enumerate() {
+                    dst[ch * oh * ow + bin] = t.iter().map(|&(i, wt)| wt * plane[i]).sum();
+                }
             }
-        }
-    });
+        });
     crate::host::tensor(out, [rois.len(), c, oh, ow], &device)
 }
 
