@@ -115,6 +115,18 @@ fn main() {
             missing.len(),
             extra.len()
         );
+        if !missing.is_empty() || !extra.is_empty() {
+            let lowest = expected.iter().map(|e| e.2).fold(f32::MAX, f32::min);
+            eprintln!("  lowest torchvision score kept: {lowest:e}");
+            eprintln!(
+                "  missing: {:?}",
+                missing.iter().map(|m| (m.1, m.2)).collect::<Vec<_>>()
+            );
+            eprintln!(
+                "  extra:   {:?}",
+                extra.iter().map(|m| (m.1, m.2)).collect::<Vec<_>>()
+            );
+        }
     }
 
     // One more run, timed stage by stage (each stage synced), to show where the time goes.
