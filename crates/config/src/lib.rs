@@ -1,0 +1,1 @@
+//! mrcnn-config: experiment TOMLs (work in progress).
