@@ -1,0 +1,151 @@
+//! `[dataset]`: where the training and validation data come from.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The `[dataset]` section. Paths are kept as written, relative to the current directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatasetSection {
+    /// On-disk format of `train` and `val`. Default `coco`.
+    pub format: DatasetFormat,
+    /// `coco`: annotation JSON files; `tfrecord`: files, globs or `prefix@N` shard specs;
+    /// `mask-folder`: exactly one root folder, from which both train and val are taken.
+    pub train: Vec<String>,
+    /// The same for validation; empty for `mask-folder` (its split comes from
+    /// `mask_folder.val_folders` / `mask_folder.val_fraction`).
+    pub val: Vec<String>,
+    /// COCO image root for `train`; `None` = `<folder of the JSON>/images` (decided by the
+    /// reader).
+    pub images: Option<PathBuf>,
+    /// COCO image root for `val`; `None` as for `images`.
+    pub val_images: Option<PathBuf>,
+    /// Class names and ids: a TensorFlow Object Detection `.pbtxt` or a `.toml`.
+    pub label_map: Option<PathBuf>,
+    /// What a sample that cannot be read or has invalid annotations does. Default `error`.
+    pub on_bad_sample: OnBadSample,
+    /// Layout of a `mask-folder` dataset.
+    pub mask_folder: MaskFolderSection,
+    /// If present and the train data is missing, the trainer generates a synthetic shapes set
+    /// with these settings first.
+    pub synth: Option<SynthSection>,
+}
+
+impl Default for DatasetSection {
+    fn default() -> Self {
+        Self {
+            format: DatasetFormat::Coco,
+            train: Vec::new(),
+            val: Vec::new(),
+            images: None,
+            val_images: None,
+            label_map: None,
+            on_bad_sample: OnBadSample::Error,
+            mask_folder: MaskFolderSection::default(),
+            synth: None,
+        }
+    }
+}
+
+/// `dataset.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetFormat {
+    /// COCO instance-segmentation JSON (polygons or RLE).
+    #[default]
+    Coco,
+    /// A folder of images with one mask image per object (see `data/README.md`).
+    MaskFolder,
+    /// TensorFlow Object Detection API TFRecords.
+    Tfrecord,
+}
+
+/// `dataset.on_bad_sample`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnBadSample {
+    /// Stop with an error naming the sample.
+    #[default]
+    Error,
+    /// Log it and leave it out.
+    Skip,
+}
+
+/// `[dataset.mask_folder]`: the layout of a `mask-folder` dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaskFolderSection {
+    /// Sub-folder with the images. Default `"images"`.
+    pub images_dir: String,
+    /// Sub-folder with the per-object masks. Default `"masks"`.
+    pub masks_dir: String,
+    /// Sub-folder with optional per-object label files. Default `"labels"`.
+    pub labels_dir: String,
+    /// Mask file name pattern to class name, first match wins (`[[dataset.mask_folder.class_rules]]`).
+    pub class_rules: Vec<ClassRule>,
+    /// Folders (under the root) that form the validation split.
+    pub val_folders: Vec<String>,
+    /// Otherwise the fraction of images drawn for validation. Default 0.
+    pub val_fraction: f64,
+    /// Seed of that draw. Default 0.
+    pub split_seed: u64,
+}
+
+impl Default for MaskFolderSection {
+    fn default() -> Self {
+        Self {
+            images_dir: "images".into(),
+            masks_dir: "masks".into(),
+            labels_dir: "labels".into(),
+            class_rules: Vec::new(),
+            val_folders: Vec::new(),
+            val_fraction: 0.0,
+            split_seed: 0,
+        }
+    }
+}
+
+/// One `[[dataset.mask_folder.class_rules]]` entry; both keys are required.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassRule {
+    /// Pattern matched against the mask file name.
+    pub pattern: String,
+    /// Class name given to matching masks.
+    pub class: String,
+}
+
+/// `[dataset.synth]`: the synthetic shapes set (`mrcnn synth`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SynthSection {
+    /// Output folder. Default `"data/shapes"`.
+    pub out: PathBuf,
+    /// Default 200.
+    pub train_images: usize,
+    /// Default 50.
+    pub val_images: usize,
+    /// Default 128.
+    pub width: u32,
+    /// Default 128.
+    pub height: u32,
+    /// Most objects per image. Default 4.
+    pub max_objects: usize,
+    /// Default 0.
+    pub seed: u64,
+}
+
+impl Default for SynthSection {
+    fn default() -> Self {
+        Self {
+            out: PathBuf::from("data/shapes"),
+            train_images: 200,
+            val_images: 50,
+            width: 128,
+            height: 128,
+            max_objects: 4,
+            seed: 0,
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Turns serde's errors on the merged table into [`ConfigError`]s that name the dotted key, the
+//! file it came from, and the nearest valid key.
+//!
+//! serde reports an unknown field as "unknown field `x`, expected one of `a`, `b`" and a wrong
+//! type as "invalid type: string \"abc\", expected f64"; `serde_path_to_error` adds the path.
+//! Both messages are serde's own (`serde::de::Error::unknown_field`, `invalid_type`), which the
+//! TOML deserialiser passes through unchanged.
+
+use toml::Value;
+
+use crate::error::ConfigError;
+use crate::experiment::Experiment;
+use crate::layers::{Layers, Seg, dotted};
+
+/// Deserialises the merged table, explaining any failure.
+pub(crate) fn deserialize(layers: &Layers) -> Result<Experiment, ConfigError> {
+    let value = Value::Table(layers.table.clone());
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = segments(e.path());
+        explain(layers, path, e.inner().message())
+    })
+}
+
+fn segments(path: &serde_path_to_error::Path) -> Vec<Seg> {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|s| match s {
+            Segment::Map { key } => Some(Seg::Key(key.clone())),
+            Segment::Seq { index } => Some(Seg::Index(*index)),
+            Segment::Enum { variant } => Some(Seg::Key(variant.clone())),
+            Segment::Unknown => None,
+        })
+        .collect()
+}
+
+fn explain(layers: &Layers, mut path: Vec<Seg>, message: &str) -> ConfigError {
+    let message = message.trim().replace('\n', " ");
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let names = backticked(rest);
+        let Some((typed, valid)) = names.split_first() else {
+            return fallback(layers, &path, &message);
+        };
+        // The path may or may not end with the unknown key itself.
+        if path.last() != Some(&Seg::Key(typed.clone())) {
+            path.push(Seg::Key(typed.clone()));
+        }
+        let parent = dotted(&path[..path.len() - 1]);
+        return ConfigError::UnknownKey {
+            origin: layers.origin_of(&path),
+            key: dotted(&path),
+            suggestion: suggest_key(typed, valid, &parent),
+        };
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        let names = backticked(rest);
+        let Some((found, allowed)) = names.split_first() else {
+            return fallback(layers, &path, &message);
+        };
+        return ConfigError::UnknownVariant {
+            origin: layers.origin_of(&path),
+            key: dotted(&path),
+            found: found.clone(),
+            allowed: allowed.to_vec(),
+            suggestion: nearest(found, allowed).cloned(),
+        };
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        let field = backticked(rest).into_iter().next().unwrap_or_default();
+        path.push(Seg::Key(field));
+        return ConfigError::MissingKey {
+            origin: layers.origin_of(&path[..path.len() - 1]),
+            key: dotted(&path),
+            hint: String::new(),
+        };
+    }
+    let mismatch = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "));
+    if let Some(rest) = mismatch
+        && let Some((unexpected, expected)) = rest.rsplit_once(", expected ")
+    {
+        let found = match layers.value_at(&path) {
+            Some(v) => describe(v),
+            None => unexpected.to_string(),
+        };
+        return ConfigError::WrongType {
+            origin: layers.origin_of(&path),
+            key: dotted(&path),
+            expected: expected_in_words(expected),
+            found,
+        };
+    }
+    fallback(layers, &path, &message)
+}
+
+fn fallback(layers: &Layers, path: &[Seg], message: &str) -> ConfigError {
+    let key = dotted(path);
+    ConfigError::Invalid {
+        origin: layers.origin_of(path),
+        message: format!("`{key}`: {message}"),
+        key,
+    }
+}
+
+/// The names between backticks, in order.
+fn backticked(s: &str) -> Vec<String> {
+    s.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// serde's `expected` text (Rust type names) in TOML words.
+fn expected_in_words(expected: &str) -> String {
+    match expected {
+        "f32" | "f64" => "a float".into(),
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a non-negative integer".into(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "an integer".into(),
+        "a string" | "string" | "string only" | "a borrowed string" => "a string".into(),
+        "path string" => "a string (a path)".into(),
+        "a boolean" => "a boolean (true or false)".into(),
+        "a sequence" => "an array".into(),
+        "a map" => "a table".into(),
+        e if e.starts_with("struct ") => "a table".into(),
+        e if e.starts_with("enum ") || e.starts_with("variant identifier") => "a string".into(),
+        e => e.to_string(),
+    }
+}
+
+/// `a string ("abc")`, `an integer (-1)`, `an array ([1, 2])`, `a table`.
+pub(crate) fn describe(v: &Value) -> String {
+    let shown = || {
+        let s = v.to_string();
+        if s.chars().count() > 40 {
+            let cut: String = s.chars().take(37).collect();
+            format!("{cut}...")
+        } else {
+            s
+        }
+    };
+    match v {
+        Value::String(_) => format!("a string ({})", shown()),
+        Value::Integer(_) => format!("an integer ({})", shown()),
+        Value::Float(_) => format!("a float ({})", shown()),
+        Value::Boolean(_) => format!("a boolean ({})", shown()),
+        Value::Datetime(_) => format!("a date-time ({})", shown()),
+        Value::Array(_) => format!("an array ({})", shown()),
+        Value::Table(_) => "a table".into(),
+    }
+}
+
+/// The candidate closest to `typed` by edit distance (transpositions count once), if it is
+/// close: at most a third of the typed length, and at least 1.
+fn nearest<'a>(typed: &str, candidates: &'a [String]) -> Option<&'a String> {
+    let limit = (typed.chars().count() / 3).max(1);
+    candidates
+        .iter()
+        .map(|c| (strsim::osa_distance(typed, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// The nearest key valid at this level; failing that, the top-level key of that name (a
+/// top-level key written after a `[section]` header lands in that section), or the one key of
+/// that name elsewhere in the schema (`solver.hflip_prob` -> `input.hflip_prob`).
+fn suggest_key(typed: &str, valid: &[String], parent: &str) -> Option<String> {
+    let join = |k: &str| {
+        if parent.is_empty() {
+            k.to_string()
+        } else {
+            format!("{parent}.{k}")
+        }
+    };
+    if let Some(k) = nearest(typed, valid) {
+        return Some(join(k));
+    }
+    let catalog = key_catalog();
+    if !parent.is_empty() && catalog.iter().any(|k| k == typed) {
+        return Some(typed.to_string());
+    }
+    let elsewhere: Vec<String> = catalog
+        .into_iter()
+        .filter(|k| k.rsplit('.').next() == Some(typed) && *k != join(typed))
+        .collect();
+    match elsewhere.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    }
+}
+
+/// Every dotted key of the schema (tables and values; not inside arrays or `model.overrides`).
+pub(crate) fn key_catalog() -> Vec<String> {
+    let table = toml::Table::try_from(Experiment::fully_populated())
+        .expect("the schema serialises to TOML");
+    let mut keys = Vec::new();
+    collect(&table, "", &mut keys);
+    keys
+}
+
+fn collect(t: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+    for (k, v) in t {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        if let Value::Table(sub) = v
+            && key != "model.overrides"
+        {
+            collect(sub, &key, out);
+        }
+        out.push(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_by_edit_distance() {
+        let c: Vec<String> = ["base_lr", "momentum", "gamma"].map(String::from).to_vec();
+        assert_eq!(nearest("base_rl", &c).map(String::as_str), Some("base_lr"));
+        assert_eq!(
+            nearest("momentun", &c).map(String::as_str),
+            Some("momentum")
+        );
+        assert_eq!(nearest("zzz", &c), None);
+    }
+
+    #[test]
+    fn catalog_has_nested_and_optional_keys() {
+        let keys = key_catalog();
+        for k in [
+            "seed",
+            "solver.base_lr",
+            "solver.max_iter",
+            "solver.epochs",
+            "dataset.synth.width",
+            "input.color_jitter.brightness",
+            "dataset.mask_folder.val_fraction",
+            "model.overrides",
+        ] {
+            assert!(keys.contains(&k.to_string()), "{k} missing from {keys:?}");
+        }
+    }
+}
