@@ -18,13 +18,20 @@
 mod accumulate;
 pub mod coco_eval;
 pub mod dataset;
+pub mod draw;
 mod error;
+pub mod font;
 mod matching;
+pub mod output;
 pub mod params;
+pub mod plot;
 mod polygon;
+pub mod pr_curves;
 mod prepare;
+pub mod report;
 pub mod rle;
 mod summary;
+pub mod training_log;
 
 pub use coco_eval::{CategoryStats, EvalResult, IouType, SimpleStats, evaluate};
 pub use dataset::{
