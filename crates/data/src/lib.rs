@@ -9,6 +9,8 @@
 //!   (`mrcnn dataset stats`), [`synth`] (`mrcnn synth`).
 //! * [`sample`] decodes an image and its masks; [`transforms`] applies the
 //!   seeded training augmentations.
+//! * [`loader`] batches samples: worker threads, prefetch, per-epoch seeded
+//!   shuffling, resumable at any iteration.
 //! * [`input`]: read any format into named splits ([`InputArgs`]).
 //! * [`error`]: [`DataError`], the [`OnBadSample`] policy and the [`Report`].
 
@@ -17,6 +19,7 @@ pub mod convert;
 pub mod error;
 pub mod input;
 pub mod labelmap;
+pub mod loader;
 pub mod mask_folder;
 pub mod model;
 pub mod sample;
@@ -28,6 +31,7 @@ pub mod transforms;
 pub use convert::{ConvertArgs, run_convert};
 pub use error::{DataError, OnBadSample, Problem, ProblemKind, ProblemLog, Report};
 pub use input::{Format, InputArgs, Split, read_input};
+pub use loader::{Batch, BatchStream, Loader, LoaderConfig};
 pub use mask_folder::MaskFolderArgs;
 pub use model::{Category, Dataset, ImageRecord, ImageSource, Instance};
 pub use mrcnn_eval::rle::Rle;

@@ -31,6 +31,16 @@ pub struct TransformConfig {
     /// Probability of a horizontal flip.
     pub hflip_prob: f32,
     pub color_jitter: Option<ColorJitter>,
+    /// Resize to `min_sizes`/`max_size` here (default). `false` leaves the size
+    /// alone, for torchvision's semantics where the model's own input transform
+    /// (`GeneralizedRCNNTransform`) resizes; jitter and flip draw the same values
+    /// either way.
+    #[serde(default = "default_true")]
+    pub resize: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl Default for TransformConfig {
@@ -40,6 +50,7 @@ impl Default for TransformConfig {
             max_size: 1333,
             hflip_prob: 0.5,
             color_jitter: None,
+            resize: true,
         }
     }
 }
@@ -56,7 +67,7 @@ impl Transforms {
         Transforms { config, seed }
     }
 
-    /// Augment sample `index` for `epoch`: jitter, flip, resize.
+    /// Augment sample `index` for `epoch`: jitter, flip, resize (unless `config.resize` is false).
     pub fn apply(&self, s: Sample, epoch: u64, index: u64) -> Sample {
         let key = self
             .seed
@@ -83,6 +94,9 @@ impl Transforms {
         if rng.random::<f32>() < self.config.hflip_prob {
             s = hflip(s);
         }
+        if !self.config.resize {
+            return s;
+        }
         let min_size = if self.config.min_sizes.is_empty() {
             s.image.width().min(s.image.height())
         } else {
@@ -103,7 +117,8 @@ pub fn resized_dims(w: u32, h: u32, min_size: u32, max_size: u32) -> (u32, u32) 
     (nw, nh)
 }
 
-/// Resize image (bilinear), masks (nearest) and boxes together.
+/// Resize image (bilinear), masks (nearest) and boxes together; a no-op (no
+/// resampling) when the size rule gives the input size.
 pub fn resize(mut s: Sample, min_size: u32, max_size: u32) -> Sample {
     let (w, h) = s.image.dimensions();
     if w == 0 || h == 0 {
@@ -255,6 +270,7 @@ mod tests {
                 contrast: 0.2,
                 saturation: 0.2,
             }),
+            resize: true,
         };
         let t = Transforms::new(cfg, 3);
         let a: Vec<_> = (0..8).map(|i| t.apply(sample(), 1, i)).collect();
@@ -265,5 +281,52 @@ mod tests {
             a.iter()
                 .any(|s| s.image.dimensions() != a[0].image.dimensions() || s.boxes != a[0].boxes)
         );
+    }
+
+    #[test]
+    fn resize_to_same_size_is_identity() {
+        let s = sample();
+        // Short side 6 -> 6: nothing is resampled, the sample comes back unchanged.
+        assert_eq!(resize(s.clone(), 6, 1333), s);
+    }
+
+    #[test]
+    fn no_resize_keeps_size_and_draws_same_flips_and_jitter() {
+        let mut cfg = TransformConfig {
+            min_sizes: vec![12, 16],
+            max_size: 100,
+            hflip_prob: 0.5,
+            color_jitter: Some(ColorJitter {
+                brightness: 0.3,
+                contrast: 0.3,
+                saturation: 0.3,
+            }),
+            resize: true,
+        };
+        let with = Transforms::new(cfg.clone(), 5);
+        cfg.resize = false;
+        let without = Transforms::new(cfg, 5);
+        let mut flipped = 0;
+        for i in 0..16 {
+            let a = with.apply(sample(), 2, i);
+            let b = without.apply(sample(), 2, i);
+            assert_eq!(b.image.dimensions(), (10, 6));
+            assert_eq!(b.masks[0].dimensions(), (10, 6));
+            // Same flip decision: the box's horizontal side matches after scaling back.
+            let sx = a.image.width() as f32 / 10.0;
+            assert!((a.boxes[0][0] / sx - b.boxes[0][0]).abs() < 1e-4);
+            flipped += (b.boxes[0][0] == 5.0) as u32;
+            // Same jitter: resizing `b` the way `a` was resized gives `a`.
+            let (w, h) = a.image.dimensions();
+            assert_eq!(resize_bilinear(&b.image, w, h), a.image);
+        }
+        assert!(flipped > 0 && flipped < 16);
+    }
+
+    #[test]
+    fn resize_flag_defaults_to_true_in_toml() {
+        let c: TransformConfig =
+            toml::from_str("min_sizes = [800]\nmax_size = 1333\nhflip_prob = 0.5").unwrap();
+        assert!(c.resize);
     }
 }
