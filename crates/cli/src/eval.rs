@@ -1,5 +1,7 @@
 //! `mrcnn eval --gt GT.json --dets DETS.json`: COCO evaluation of a results file, as pycocotools
 //! would compute it, printed as tables and optionally written as `metrics.json`.
+//! `mrcnn eval --config EXP.toml`: runs the experiment's model on its validation set (see
+//! `eval_model.rs`).
 
 use crate::predict::write_atomic;
 use anyhow::{Context, Result};
@@ -17,12 +19,27 @@ pub enum IouArg {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
+    /// Evaluate the experiment's model on its validation set (instead of --gt/--dets).
+    #[arg(long, conflicts_with_all = ["gt", "dets"])]
+    pub config: Option<PathBuf>,
+    /// With --config: weights to evaluate (default: the run's model_final.safetensors).
+    #[arg(long, requires = "config")]
+    pub weights: Option<PathBuf>,
+    /// With --config: cpu, wgpu or wgpu:N (default: the experiment's device).
+    #[arg(long, requires = "config")]
+    pub device: Option<String>,
+    /// With --config: override an experiment key (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "config")]
+    pub sets: Vec<String>,
+    /// With --config: output folder (default: <output_dir>/eval).
+    #[arg(long, requires = "config")]
+    pub out: Option<PathBuf>,
     /// Ground truth: a COCO instances JSON.
-    #[arg(long)]
-    pub gt: PathBuf,
+    #[arg(long, required_unless_present = "config", requires = "dets")]
+    pub gt: Option<PathBuf>,
     /// Detections: a COCO results JSON (as `mrcnn predict` writes).
-    #[arg(long)]
-    pub dets: PathBuf,
+    #[arg(long, required_unless_present = "config", requires = "gt")]
+    pub dets: Option<PathBuf>,
     /// Which metrics.
     #[arg(long, value_enum, default_value = "both")]
     pub iou_type: IouArg,
@@ -54,8 +71,14 @@ fn to_json(r: &EvalResult) -> serde_json::Value {
 }
 
 pub fn run(a: &EvalArgs) -> Result<()> {
-    let gt = CocoGt::from_file(&a.gt)?;
-    let dets = gt.load_results_file(&a.dets)?;
+    if let Some(config) = &a.config {
+        return crate::eval_model::run(a, config);
+    }
+    let (Some(gt), Some(dets)) = (&a.gt, &a.dets) else {
+        anyhow::bail!("give --config EXP.toml, or --gt GT.json with --dets DETS.json");
+    };
+    let gt = CocoGt::from_file(gt)?;
+    let dets = gt.load_results_file(dets)?;
     let types: &[(IouType, &str)] = match a.iou_type {
         IouArg::Bbox => &[(IouType::Bbox, "bbox")],
         IouArg::Segm => &[(IouType::Segm, "segm")],

@@ -2,8 +2,10 @@
 
 mod device;
 mod eval;
+mod eval_model;
 mod images;
 mod predict;
+mod train;
 mod visualize;
 
 use clap::{Parser, Subcommand};
@@ -22,9 +24,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Fine-tune (or train) Mask R-CNN as an experiment TOML says; --resume continues a run.
+    Train(train::TrainArgs),
     /// Run a model on images and write COCO results JSON (and overlays).
     Predict(predict::PredictArgs),
-    /// COCO box and mask metrics of a results file against a ground-truth JSON.
+    /// COCO box and mask metrics: of a trained model on its validation set (--config), or of a
+    /// results file against a ground-truth JSON (--gt, --dets).
     Eval(eval::EvalArgs),
     /// Convert a dataset between COCO JSON, mask folders and TFRecord.
     Convert(mrcnn_data::ConvertArgs),
@@ -53,6 +58,7 @@ fn report(r: Result<mrcnn_data::Report, mrcnn_data::DataError>) -> anyhow::Resul
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Train(a) => train::run(&a),
         Command::Predict(a) => predict::run(&a),
         Command::Eval(a) => eval::run(&a),
         Command::Convert(a) => report(mrcnn_data::run_convert(&a)),

@@ -1,0 +1,27 @@
+//! The files a finished run leaves beside its weights: `metrics.json` (the last evaluation, in
+//! `mrcnn eval`'s schema: the 12 COCO numbers, per-class AP and the simple stats, for bbox and
+//! segm) and `training.png` (losses, learning rate and AP against iterations, from
+//! `metrics.jsonl`).
+
+use std::path::Path;
+
+use crate::error::TrainError;
+use crate::strategy::Outcome;
+
+/// Writes `metrics.json` (when there was an evaluation) and the training chart.
+pub fn write_run_report(run_dir: &Path, outcome: &Outcome) -> Result<(), TrainError> {
+    if let Some(results) = &outcome.last_results {
+        let path = run_dir.join("metrics.json");
+        mrcnn_eval::report::write_metrics_json(&path, results)
+            .map_err(|e| TrainError::io(&path, e))?;
+    }
+    write_chart(run_dir)
+}
+
+/// Redraws `training.png` from `metrics.jsonl`.
+pub fn write_chart(run_dir: &Path) -> Result<(), TrainError> {
+    let records = crate::progress::read_jsonl(&run_dir.join("metrics.jsonl"), None);
+    let path = run_dir.join("training.png");
+    mrcnn_eval::training_log::training_chart_png(&path, &records)
+        .map_err(|e| TrainError::io(&path, e))
+}

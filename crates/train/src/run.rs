@@ -1,0 +1,504 @@
+//! `mrcnn train`: from an experiment to a trained model. Sets up the run folder, the data, the
+//! model (architecture TOML + experiment overrides + the dataset's classes, starting weights with
+//! head surgery), the optimiser and schedule, burn-train's Learner with our checkpointers, and
+//! runs [`IterationLoop`]; at the end writes `model_final.safetensors` (torchvision layout, what
+//! `mrcnn predict` and `mrcnn eval` load), `metrics.json` and the training chart.
+//!
+//! Run folder: `config.toml` (effective experiment), `model.toml` (effective architecture),
+//! `log.txt`, `metrics.jsonl`, `checkpoints/{model,optim,scheduler}-<iter>.bpk`,
+//! `model_best.safetensors`, `model_final.safetensors`, `metrics.json`, `training.png`.
+
+use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress as LoaderProgress};
+use burn::prelude::Device;
+use burn_train::checkpoint::Checkpointer;
+use burn_train::{Learner, SupervisedTraining, TrainingStrategy};
+use mrcnn_config::{Experiment, ScheduleKind, WeightsFormat};
+use mrcnn_core::ModelConfig;
+use mrcnn_data::loader::{Loader, LoaderConfig};
+use mrcnn_data::{Dataset, TransformConfig, Transforms};
+use mrcnn_model::MaskRcnn;
+use mrcnn_model::import::{ImportOptions, WeightFormat, import_weights_with};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::checkpoint::{AtomicFileCheckpointer, KeepLast, complete_checkpoints, latest_complete};
+use crate::data::{Sets, load_sets, on_bad_sample};
+use crate::error::TrainError;
+use crate::files::write_atomic;
+use crate::progress::{QuietRenderer, read_jsonl, truncate_jsonl};
+use crate::strategy::{EvalSetup, INTERRUPTS, IterationLoop, Outcome, StopReason};
+use crate::trainee::{TrainBatch, Trainee};
+use crate::{Decay, SgdSettings, WarmupLr};
+
+/// Command-line choices that are not part of the experiment.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Continue from the newest complete checkpoint in the run folder.
+    pub resume: bool,
+    /// Show the progress bar (on a terminal).
+    pub progress: bool,
+    /// Stop (saving a checkpoint) once this many iterations are done, as Ctrl-C would.
+    pub stop_after: Option<usize>,
+}
+
+/// What a finished (or cleanly interrupted) run leaves.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub run_dir: PathBuf,
+    pub outcome: Outcome,
+    pub max_iter: usize,
+    /// `model_final.safetensors` when the run reached `max_iter`.
+    pub final_weights: Option<PathBuf>,
+}
+
+/// Parses `cpu`, `wgpu`, `wgpu:N`.
+pub fn parse_device(name: &str) -> Result<Device, TrainError> {
+    match name {
+        "cpu" | "flex" => Ok(Device::flex()),
+        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        other => match other.strip_prefix("wgpu:").map(str::parse::<usize>) {
+            Some(Ok(i)) => Ok(Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(i))),
+            _ => Err(TrainError::Config(format!(
+                "device = \"{other}\": use \"cpu\", \"wgpu\" or \"wgpu:N\""
+            ))),
+        },
+    }
+}
+
+/// Deep-merges `over` into `base` (tables merge key by key, anything else is replaced).
+fn merge(base: &mut toml::Table, over: &toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// The architecture: the model TOML, the experiment's overrides and input sizes, and the
+/// dataset's classes.
+pub fn model_config(exp: &Experiment, train: &Dataset) -> Result<ModelConfig, TrainError> {
+    let path = &exp.model.config;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        TrainError::Config(format!(
+            "model.config = \"{}\": cannot read it ({e}); model configs live in model_configs/",
+            path.display()
+        ))
+    })?;
+    let mut table: toml::Table = toml::from_str(&text)
+        .map_err(|e| TrainError::Config(format!("{}: {}", path.display(), e.message())))?;
+    merge(&mut table, &exp.model.overrides);
+    table.insert(
+        "num_classes".into(),
+        toml::Value::Integer(train.categories.len() as i64 + 1),
+    );
+    table.insert(
+        "class_names".into(),
+        toml::Value::Array(
+            train
+                .categories
+                .iter()
+                .map(|c| toml::Value::String(c.name.clone()))
+                .collect(),
+        ),
+    );
+    let text = toml::to_string(&table).map_err(|e| TrainError::Config(e.to_string()))?;
+    let origin = PathBuf::from(format!("{} + model.overrides", path.display()));
+    let mut cfg = ModelConfig::from_toml_str(&text, &origin)?;
+    if !exp.input.min_sizes.is_empty() {
+        cfg.input.min_size = exp.input.min_sizes.iter().map(|&s| s as usize).collect();
+    }
+    if let Some(m) = exp.input.max_size {
+        cfg.input.max_size = m as usize;
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// The starting model: weights imported with head surgery, or a fresh initialisation.
+fn initial_model(
+    exp: &Experiment,
+    cfg: &ModelConfig,
+    device: &Device,
+) -> Result<MaskRcnn, TrainError> {
+    let Some(w) = &exp.model.weights else {
+        tracing::info!("no model.weights: training from a random initialisation");
+        return Ok(MaskRcnn::new(cfg.clone(), device)?);
+    };
+    let format = match exp.model.weights_format {
+        WeightsFormat::Torchvision => WeightFormat::Torchvision,
+        WeightsFormat::Detectron2 => WeightFormat::Detectron2,
+        WeightsFormat::Mmdet => WeightFormat::Mmdet,
+        WeightsFormat::Auto => match w.extension().and_then(|e| e.to_str()) {
+            Some("pkl") => WeightFormat::Detectron2,
+            _ => WeightFormat::Torchvision,
+        },
+    };
+    let opts = ImportOptions {
+        seed: exp.seed,
+        ..Default::default()
+    };
+    let (model, report) = import_weights_with(format, w, cfg, device, &opts)?;
+    for line in report.to_string().lines() {
+        tracing::info!("{line}");
+    }
+    Ok(model)
+}
+
+fn schedule(exp: &Experiment, max_iter: usize) -> WarmupLr {
+    let s = &exp.solver;
+    let decay = match s.schedule {
+        ScheduleKind::Constant => Decay::Constant,
+        ScheduleKind::MultiStep => Decay::MultiStep {
+            milestones: s.steps.clone(),
+            gamma: s.gamma,
+        },
+        ScheduleKind::Cosine => Decay::Cosine {
+            total_iters: max_iter,
+            final_factor: s.cosine_final_factor,
+        },
+    };
+    WarmupLr::new(s.base_lr, s.warmup_iters, s.warmup_factor, decay)
+}
+
+/// A data loader with nothing in it: the Learner's own loaders are unused (our loop reads the
+/// seeded stream itself), but `SupervisedTraining` wants one of each.
+struct NoLoader;
+
+struct Empty<T>(std::marker::PhantomData<T>);
+
+impl<T> Iterator for Empty<T> {
+    type Item = Result<T, burn::data::dataset::DatasetError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        None
+    }
+}
+
+impl<T> DataLoaderIterator<T> for Empty<T> {
+    fn progress(&self) -> LoaderProgress {
+        LoaderProgress::new(0, 0, None)
+    }
+}
+
+impl<T: Send + 'static> DataLoader<T> for NoLoader {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<T> + 'a> {
+        Box::new(Empty(std::marker::PhantomData))
+    }
+    fn num_items(&self) -> usize {
+        0
+    }
+    fn to_device(&self, _: &Device) -> Arc<dyn DataLoader<T>> {
+        Arc::new(NoLoader)
+    }
+    fn slice(&self, _: usize, _: usize) -> Arc<dyn DataLoader<T>> {
+        Arc::new(NoLoader)
+    }
+}
+
+/// Ctrl-C: the first press stops after the current iteration (saving a checkpoint), the second
+/// quits at once.
+fn install_ctrl_c() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let r = ctrlc::set_handler(|| {
+            let n = INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+            if n == 0 {
+                eprintln!(
+                    "\nCtrl-C: stopping after this iteration and saving a checkpoint \
+                     (press again to quit without saving)"
+                );
+            } else {
+                std::process::exit(130);
+            }
+        });
+        if let Err(e) = r {
+            tracing::warn!("Ctrl-C handler not installed: {e}");
+        }
+    });
+}
+
+/// Runs (or resumes) the experiment.
+pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, TrainError> {
+    crate::logging::init();
+    if exp.devices.len() > 1 {
+        return Err(TrainError::Config(format!(
+            "devices = {:?}: training on several devices is not implemented yet; use one `device`",
+            exp.devices
+        )));
+    }
+    let device_name = exp.devices.first().unwrap_or(&exp.device);
+    let device = parse_device(device_name)?.autodiff();
+    let run_dir = exp.output_dir.clone();
+    let ckpt_dir = run_dir.join("checkpoints");
+    std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::io(&run_dir, e))?;
+    let existing = complete_checkpoints(&ckpt_dir);
+    let resume_from = if opts.resume {
+        match existing.last() {
+            Some(&k) => Some(k),
+            None => {
+                return Err(TrainError::Config(format!(
+                    "--resume: no complete checkpoint in {}; run without --resume to start",
+                    ckpt_dir.display()
+                )));
+            }
+        }
+    } else {
+        if let Some(k) = existing.last() {
+            return Err(TrainError::Config(format!(
+                "{} already holds a run (checkpoint at iteration {k}); add --resume to continue \
+                 it, or set output_dir (or --set output_dir=...) to start a new one",
+                run_dir.display()
+            )));
+        }
+        None
+    };
+    crate::logging::set_log_file(Some(&run_dir.join("log.txt")))
+        .map_err(|e| TrainError::io(&run_dir.join("log.txt"), e))?;
+    let result = run_in(
+        exp,
+        opts,
+        &device,
+        &run_dir,
+        &ckpt_dir,
+        resume_from,
+        existing,
+    );
+    if let Err(e) = &result {
+        tracing::error!("{e}");
+    }
+    let _ = crate::logging::set_log_file(None);
+    result
+}
+
+fn run_in(
+    exp: &Experiment,
+    opts: &RunOptions,
+    device: &Device,
+    run_dir: &Path,
+    ckpt_dir: &Path,
+    resume_from: Option<usize>,
+    existing: Vec<usize>,
+) -> Result<RunReport, TrainError> {
+    let config_path = run_dir.join("config.toml");
+    write_atomic(&config_path, exp.to_toml_string().as_bytes())
+        .map_err(|e| TrainError::io(&config_path, e))?;
+
+    let Sets { train, val, notes } = load_sets(exp)?;
+    for n in &notes {
+        tracing::warn!("{n}");
+    }
+    let cfg = model_config(exp, &train)?;
+    let model_toml = run_dir.join("model.toml");
+    let cfg_text = toml::to_string(&cfg).map_err(|e| TrainError::Config(e.to_string()))?;
+    write_atomic(&model_toml, cfg_text.as_bytes()).map_err(|e| TrainError::io(&model_toml, e))?;
+    let max_iter = exp.max_iter(train.images.len());
+    tracing::info!(
+        "{} training images, {} validation images, {} classes ({}); {} iterations of {} images",
+        train.images.len(),
+        val.as_ref().map_or(0, |v| v.images.len()),
+        train.categories.len(),
+        train
+            .categories
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        max_iter,
+        exp.solver.images_per_batch
+    );
+
+    // Random initialisation (and anything else drawn on the device) follows the run seed.
+    device.seed(exp.seed);
+    let model = initial_model(exp, &cfg, device)?.freeze_backbone_stages();
+    let settings = SgdSettings {
+        momentum: exp.solver.momentum,
+        weight_decay: exp.solver.weight_decay,
+        weight_decay_norm_bias: exp.solver.weight_decay_norm_bias,
+        clip_grad_norm: exp.solver.clip_grad_norm,
+    };
+    let trainee = Trainee {
+        model,
+        clip_grad_norm: exp.solver.clip_grad_norm,
+    };
+    let mut learner = Learner::new(trainee, settings.build(), schedule(exp, max_iter));
+
+    let mut best_before = None;
+    let jsonl = run_dir.join("metrics.jsonl");
+    let start_iter = match resume_from {
+        Some(k) => {
+            let load = |name: &str| AtomicFileCheckpointer::new(ckpt_dir, name);
+            let err = |name: &str, e: burn_train::checkpoint::CheckpointerError| {
+                TrainError::Config(format!(
+                    "cannot resume from {}: {e}",
+                    AtomicFileCheckpointer::path(ckpt_dir, name, k).display()
+                ))
+            };
+            let m = Checkpointer::<burn::store::ModuleRecord>::restore(&load("model"), k)
+                .map_err(|e| err("model", e))?;
+            let o = Checkpointer::<burn::optim::OptimizerRecord>::restore(&load("optim"), k)
+                .map_err(|e| err("optim", e))?;
+            let s = Checkpointer::<burn::lr_scheduler::LrSchedulerRecord>::restore(
+                &load("scheduler"),
+                k,
+            )
+            .map_err(|e| err("scheduler", e))?;
+            learner.load_model(m);
+            learner.load_optim(o);
+            learner.load_scheduler(s);
+            truncate_jsonl(&jsonl, k).map_err(|e| TrainError::io(&jsonl, e))?;
+            for r in read_jsonl(&jsonl, Some(k)) {
+                if let (Some(i), Some(ap)) =
+                    (r["iteration"].as_u64(), r["eval"]["segm"]["AP"].as_f64())
+                    && best_before.is_none_or(|(_, b)| ap > b)
+                {
+                    best_before = Some((i as usize, ap));
+                }
+            }
+            tracing::info!("resuming from iteration {k} ({})", ckpt_dir.display());
+            k
+        }
+        None => {
+            let _ = std::fs::remove_file(&jsonl);
+            0
+        }
+    };
+    if start_iter >= max_iter {
+        tracing::info!("the run already reached iteration {max_iter}");
+    }
+
+    let train = Arc::new(train);
+    let policy = on_bad_sample(&exp.dataset);
+    let transforms = Transforms::new(
+        TransformConfig {
+            min_sizes: Vec::new(),
+            max_size: u32::MAX,
+            hflip_prob: exp.input.hflip_prob,
+            color_jitter: exp.input.color_jitter.as_ref().map(|c| {
+                mrcnn_data::transforms::ColorJitter {
+                    brightness: c.brightness,
+                    contrast: c.contrast,
+                    saturation: c.saturation,
+                }
+            }),
+            resize: false,
+        },
+        exp.seed,
+    );
+    let loader = Loader::new(
+        train.clone(),
+        Some(transforms),
+        LoaderConfig {
+            batch_size: exp.solver.images_per_batch,
+            workers: exp.loader.workers,
+            prefetch: exp.loader.prefetch,
+            shuffle: true,
+            seed: exp.seed,
+            on_bad_sample: policy,
+        },
+    );
+    let eval = val.map(|v| EvalSetup {
+        dataset: Arc::new(v),
+        period: exp.eval.period,
+        max_images: exp.eval.max_images,
+        batch_size: exp.solver.images_per_batch,
+        workers: exp.loader.workers,
+        on_bad_sample: policy,
+    });
+    let outcome = Arc::new(Mutex::new(None));
+    let lp = IterationLoop {
+        loader,
+        train_set: train.clone(),
+        start_iter,
+        max_iter,
+        seed: exp.seed,
+        log_period: exp.log.period,
+        checkpoint_period: exp.checkpoint.period,
+        eval,
+        run_dir: run_dir.to_path_buf(),
+        show_progress: opts.progress,
+        stop_after: opts.stop_after,
+        best_before,
+        outcome: outcome.clone(),
+    };
+
+    INTERRUPTS.store(0, Ordering::SeqCst);
+    install_ctrl_c();
+    let no_train: Arc<dyn DataLoader<TrainBatch>> = Arc::new(NoLoader);
+    let no_valid: Arc<dyn DataLoader<Vec<mrcnn_model::ImageInput>>> = Arc::new(NoLoader);
+    let result = SupervisedTraining::<Trainee>::new(run_dir, no_train, no_valid)
+        .with_training_strategy(TrainingStrategy::Custom(Arc::new(lp)))
+        .with_custom_checkpointers(
+            AtomicFileCheckpointer::new(ckpt_dir, "model"),
+            AtomicFileCheckpointer::new(ckpt_dir, "optim"),
+            AtomicFileCheckpointer::new(ckpt_dir, "scheduler"),
+        )
+        .with_checkpointing_strategy(KeepLast::new(exp.checkpoint.keep_last, existing))
+        .renderer(Box::new(QuietRenderer))
+        .with_application_logger(None)
+        .num_epochs(max_iter.max(1))
+        .launch(learner);
+    if let Some(e) = &result.error {
+        return Err(TrainError::Stopped(format!("training failed: {e}")));
+    }
+    let outcome = outcome
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .ok_or_else(|| TrainError::Stopped("the training loop did not report".into()))?;
+    let saved = match outcome.saved {
+        Some(k) => format!(
+            "the last checkpoint is iteration {k} in {}",
+            ckpt_dir.display()
+        ),
+        None => match latest_complete(ckpt_dir) {
+            Some(k) => format!(
+                "the last good checkpoint is iteration {k} in {}",
+                ckpt_dir.display()
+            ),
+            None => "no checkpoint was written".into(),
+        },
+    };
+    match &outcome.reason {
+        StopReason::NonFinite(m) => {
+            return Err(TrainError::Stopped(format!(
+                "training stopped: {m}; {saved}"
+            )));
+        }
+        StopReason::Error(m) => {
+            return Err(TrainError::Stopped(format!(
+                "training stopped: {m}; {saved}"
+            )));
+        }
+        StopReason::Interrupted => {
+            if let Err(e) = crate::report::write_chart(run_dir) {
+                tracing::warn!("{e}");
+            }
+            tracing::info!(
+                "stopped at iteration {}/{max_iter}; {saved}; continue with --resume",
+                outcome.iteration
+            );
+        }
+        StopReason::Finished => {}
+    }
+    let mut final_weights = None;
+    if outcome.reason == StopReason::Finished {
+        let path = run_dir.join("model_final.safetensors");
+        let model = result.model.model;
+        crate::files::write_atomic_with(&path, |tmp| {
+            mrcnn_model::import::save_safetensors(&model, tmp)
+        })
+        .map_err(|e| TrainError::io(&path, e))?;
+        tracing::info!("wrote {}", path.display());
+        final_weights = Some(path);
+        crate::report::write_run_report(run_dir, &outcome)?;
+    }
+    Ok(RunReport {
+        run_dir: run_dir.to_path_buf(),
+        outcome,
+        max_iter,
+        final_weights,
+    })
+}

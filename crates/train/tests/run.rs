@@ -1,0 +1,203 @@
+//! End-to-end runs of `mrcnn train` on a tiny synthetic set: checkpoint, stop, resume and
+//! evaluate, and the resumed run must end with exactly the weights of an uninterrupted one; a
+//! diverging run stops with a clear message and leaves its last good checkpoint.
+
+use mrcnn_config::load_experiment;
+use mrcnn_train::checkpoint::complete_checkpoints;
+use mrcnn_train::{RunOptions, run_experiment};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Burn's flex backend seeds one process-wide generator, so runs in parallel test threads would
+/// draw each other's initial weights: the runs here take turns.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const MODEL: &str = r#"
+num_classes = 4
+[input]
+min_size = [64]
+max_size = 64
+[backbone]
+blocks = [1, 1, 1, 1]
+block = "basic"
+stem_channels = 8
+base_width = 8
+trainable_layers = 5
+[fpn]
+out_channels = 16
+[anchors]
+sizes = [[16], [32], [64], [128], [256]]
+[rpn]
+pre_nms_top_n_train = 200
+post_nms_top_n_train = 100
+pre_nms_top_n_test = 100
+post_nms_top_n_test = 50
+batch_size_per_image = 64
+[roi_heads]
+representation_size = 32
+batch_size_per_image = 32
+[mask_head]
+conv_dims = [8]
+predictor_dim = 8
+"#;
+
+/// Writes the model config and an experiment into `dir`; returns the experiment's path.
+fn experiment(dir: &Path, name: &str, extra: &str) -> std::path::PathBuf {
+    let model = dir.join("tiny_model.toml");
+    std::fs::write(&model, MODEL).unwrap();
+    let data = dir.join("shapes");
+    let text = format!(
+        r#"
+seed = 3
+output_dir = "{out}"
+[model]
+config = "{model}"
+[dataset]
+format = "coco"
+train = ["{data}/train.json"]
+val = ["{data}/val.json"]
+[dataset.synth]
+out = "{data}"
+train_images = 8
+val_images = 3
+width = 64
+height = 64
+max_objects = 3
+[solver]
+base_lr = 0.01
+warmup_iters = 2
+steps = [4]
+max_iter = 6
+images_per_batch = 2
+[loader]
+workers = 2
+[checkpoint]
+period = 2
+keep_last = 2
+[log]
+period = 1
+{extra}
+"#,
+        out = dir.join(name).display(),
+        model = model.display(),
+        data = data.display(),
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn tensors(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut v: Vec<(String, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, t)| (n, t.data().to_vec()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn resumed_run_ends_with_the_weights_of_an_uninterrupted_one() {
+    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let opts = RunOptions::default();
+
+    let full = load_experiment(&experiment(dir.path(), "full", ""), &[]).unwrap();
+    let a = run_experiment(&full, &opts).unwrap();
+    assert_eq!(a.outcome.iteration, 6);
+    let fa = a.final_weights.clone().expect("final weights");
+    // Periodic checkpoints at 2, 4, 6, of which the last two are kept.
+    assert_eq!(
+        complete_checkpoints(&a.run_dir.join("checkpoints")),
+        vec![4, 6]
+    );
+    // The end-of-run evaluation ran and was written.
+    assert_eq!(a.outcome.evals.len(), 1);
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.run_dir.join("metrics.json")).unwrap())
+            .unwrap();
+    assert!(m["segm"]["stats"]["AP"].as_f64().is_some(), "{m}");
+    assert!(a.run_dir.join("training.png").is_file());
+    assert!(a.run_dir.join("config.toml").is_file());
+    assert!(a.run_dir.join("log.txt").is_file());
+
+    // The same experiment, stopped after 3 iterations (as Ctrl-C would), then resumed.
+    let split = experiment(dir.path(), "split", "");
+    let exp = load_experiment(&split, &[]).unwrap();
+    let stop = RunOptions {
+        stop_after: Some(3),
+        ..Default::default()
+    };
+    let b1 = run_experiment(&exp, &stop).unwrap();
+    assert_eq!(b1.outcome.iteration, 3);
+    assert!(b1.final_weights.is_none());
+    assert_eq!(
+        complete_checkpoints(&b1.run_dir.join("checkpoints")),
+        vec![2, 3]
+    );
+    // Starting again without --resume refuses to overwrite the run.
+    let again = run_experiment(&exp, &RunOptions::default()).unwrap_err();
+    assert!(again.to_string().contains("--resume"), "{again}");
+    let b2 = run_experiment(
+        &exp,
+        &RunOptions {
+            resume: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(b2.outcome.iteration, 6);
+    let fb = b2.final_weights.clone().expect("final weights");
+    let (ta, tb) = (tensors(&fa), tensors(&fb));
+    assert_eq!(ta.len(), tb.len());
+    for ((na, da), (nb, db)) in ta.iter().zip(&tb) {
+        assert_eq!(na, nb);
+        assert!(
+            da == db,
+            "{na} differs between the resumed and the uninterrupted run"
+        );
+    }
+    // The metrics log holds each iteration once.
+    let its: Vec<u64> = std::fs::read_to_string(b2.run_dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("loss").is_some())
+        .filter_map(|v| v["iteration"].as_u64())
+        .collect();
+    assert_eq!(its, vec![1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn a_diverging_run_stops_and_keeps_its_last_good_checkpoint() {
+    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let path = experiment(dir.path(), "nan", "");
+    let exp = load_experiment(
+        &path,
+        &[
+            "solver.base_lr=1e12".into(),
+            "solver.warmup_iters=0".into(),
+            "solver.max_iter=20".into(),
+            "checkpoint.period=1".into(),
+        ],
+    )
+    .unwrap();
+    let err = run_experiment(&exp, &RunOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at iteration"), "{err}");
+    assert!(err.contains("NaN") || err.contains("inf"), "{err}");
+    assert!(err.contains("checkpoint"), "{err}");
+    let ckpts = complete_checkpoints(&dir.path().join("nan").join("checkpoints"));
+    assert!(!ckpts.is_empty(), "no checkpoint kept: {err}");
+    assert!(
+        !dir.path()
+            .join("nan")
+            .join("model_final.safetensors")
+            .exists()
+    );
+}
