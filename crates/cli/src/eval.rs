@@ -3,11 +3,9 @@
 //! `mrcnn eval --config EXP.toml`: runs the experiment's model on its validation set (see
 //! `eval_model.rs`).
 
-use crate::predict::write_atomic;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use mrcnn_eval::{CocoGt, EvalResult, IouType, evaluate};
-use serde_json::json;
+use mrcnn_eval::{CocoGt, IouType, evaluate};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -48,28 +46,6 @@ pub struct EvalArgs {
     pub metrics: Option<PathBuf>,
 }
 
-fn to_json(r: &EvalResult) -> serde_json::Value {
-    const NAMES: [&str; 12] = [
-        "AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl",
-    ];
-    let stats: serde_json::Map<String, serde_json::Value> = NAMES
-        .iter()
-        .zip(r.stats)
-        .map(|(n, v)| (n.to_string(), json!(v)))
-        .collect();
-    let per: Vec<_> = r
-        .per_category
-        .iter()
-        .map(|c| json!({"category_id": c.category_id, "name": c.name, "AP": c.ap, "AP50": c.ap50, "AP75": c.ap75}))
-        .collect();
-    let s = &r.simple;
-    json!({
-        "stats": stats,
-        "per_category": per,
-        "at_iou_0.5": {"precision": s.precision, "recall": s.recall, "mean_iou": s.mean_iou, "tp": s.tp, "fp": s.fp, "num_gt": s.num_gt},
-    })
-}
-
 pub fn run(a: &EvalArgs) -> Result<()> {
     if let Some(config) = &a.config {
         return crate::eval_model::run(a, config);
@@ -84,14 +60,15 @@ pub fn run(a: &EvalArgs) -> Result<()> {
         IouArg::Segm => &[(IouType::Segm, "segm")],
         IouArg::Both => &[(IouType::Bbox, "bbox"), (IouType::Segm, "segm")],
     };
-    let mut out = serde_json::Map::new();
+    let mut results = Vec::new();
     for (t, name) in types {
         let r = evaluate(&gt, &dets, *t).with_context(|| format!("evaluating {name}"))?;
         println!("{}", r.table());
-        out.insert(name.to_string(), to_json(&r));
+        println!("{}", mrcnn_eval::report::per_class_table(&r));
+        results.push(r);
     }
     if let Some(p) = &a.metrics {
-        write_atomic(p, serde_json::to_string_pretty(&out)?.as_bytes())?;
+        mrcnn_eval::report::write_metrics_json(p, &results)?;
         eprintln!("wrote {}", p.display());
     }
     Ok(())

@@ -76,3 +76,11 @@ pub fn set_log_file(path: Option<&Path>) -> std::io::Result<()> {
     *LOG_FILE.lock().unwrap_or_else(|p| p.into_inner()) = f;
     Ok(())
 }
+
+/// Appends `line` to the current run's log file only (the console gets it another way, e.g. as
+/// the command's one-line error).
+pub fn file_only(line: &str) {
+    if let Some(f) = LOG_FILE.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        let _ = writeln!(f, "ERROR {line}");
+    }
+}

@@ -267,7 +267,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, 
         existing,
     );
     if let Err(e) = &result {
-        tracing::error!("{e}");
+        crate::logging::file_only(&e.to_string());
     }
     let _ = crate::logging::set_log_file(None);
     result
