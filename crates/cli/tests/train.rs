@@ -171,3 +171,76 @@ fn bad_experiments_are_one_clear_line() {
         "missing.toml",
     );
 }
+
+#[test]
+fn ctrl_c_saves_a_checkpoint_and_resume_finishes() {
+    let d = tmp("sigint");
+    let exp = experiment(&d, "");
+    let sets = [
+        "--set",
+        "solver.max_iter=100000",
+        "--set",
+        "checkpoint.period=100000",
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mrcnn"))
+        .args(["train", "--config", s(&exp), "--no-progress"])
+        .args(sets)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first iterations to be logged, then press Ctrl-C.
+    let log = d.join("run").join("metrics.jsonl");
+    let t0 = std::time::Instant::now();
+    while std::fs::read_to_string(&log).map_or(0, |t| t.lines().count()) < 2 {
+        assert!(t0.elapsed().as_secs() < 120, "training did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("stopped at iteration"), "{stdout}");
+    let ckpts: Vec<_> = d
+        .join("run")
+        .join("checkpoints")
+        .read_dir()
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("model-"))
+        .collect();
+    assert_eq!(ckpts.len(), 1, "{ckpts:?}");
+    // Resume with a reachable end: it continues from the saved iteration and finishes.
+    let done: usize = ckpts[0]
+        .trim_start_matches("model-")
+        .trim_end_matches(".bpk")
+        .parse()
+        .unwrap();
+    let end = (done + 2).to_string();
+    let set_end = format!("solver.max_iter={end}");
+    let out = mrcnn(&[
+        "train",
+        "--config",
+        s(&exp),
+        "--no-progress",
+        "--resume",
+        "--set",
+        &set_end,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(d.join("run").join("model_final.safetensors").is_file());
+}

@@ -123,6 +123,17 @@ fn ensure_synth(exp: &Experiment) -> Result<(), TrainError> {
 pub fn load_sets(exp: &Experiment) -> Result<Sets, TrainError> {
     ensure_synth(exp)?;
     let d = &exp.dataset;
+    for (key, list) in [("train", &d.train), ("val", &d.val)] {
+        for p in list {
+            let plain = !p.contains('*') && !p.contains('?') && !p.contains('@');
+            if plain && !std::path::Path::new(p).exists() {
+                return Err(TrainError::Config(format!(
+                    "dataset.{key}: {p} does not exist (paths are relative to the current \
+                     directory: run from the project root, or give an absolute path)"
+                )));
+            }
+        }
+    }
     let policy = on_bad_sample(d);
     let mut log = ProblemLog::new(policy);
     let mut notes = Vec::new();
