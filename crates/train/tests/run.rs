@@ -201,3 +201,32 @@ fn a_diverging_run_stops_and_keeps_its_last_good_checkpoint() {
             .exists()
     );
 }
+
+#[test]
+fn training_starts_from_an_original_detectron2_pickle() {
+    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests");
+    let path = experiment(dir.path(), "d2", "");
+    let exp = load_experiment(
+        &path,
+        &[
+            format!(
+                "model.config=\"{}\"",
+                model_dir.join("small_model.toml").display()
+            ),
+            format!(
+                "model.weights=\"{}\"",
+                model_dir.join("fixtures/import/small_d2_p4.pkl").display()
+            ),
+            "solver.max_iter=2".into(),
+        ],
+    )
+    .unwrap();
+    let r = run_experiment(&exp, &RunOptions::default()).unwrap();
+    assert_eq!(r.outcome.iteration, 2);
+    let log = std::fs::read_to_string(r.run_dir.join("log.txt")).unwrap();
+    // The import report (format, tensors, head surgery) is in the run's log.
+    assert!(log.contains("detectron2 format"), "{log}");
+    assert!(r.final_weights.is_some());
+}
