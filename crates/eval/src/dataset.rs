@@ -230,6 +230,21 @@ impl CocoGt {
                 file_name: i.file_name,
             })
             .collect();
+        // Polygons are rasterised with 32-bit pixel positions (as maskApi.c):
+        // a larger image would silently get wrong masks.
+        if let Some((idx, im)) = images
+            .iter()
+            .enumerate()
+            .find(|(_, im)| im.height as u64 * im.width as u64 > u32::MAX as u64)
+        {
+            return Err(EvalError::Invalid {
+                what: format!("images[{idx}] (id {})", im.id),
+                msg: format!(
+                    "size {}x{} has more than 2^32 pixels, more than COCO masks can address",
+                    im.width, im.height
+                ),
+            });
+        }
         let image_ids: HashSet<i64> = images.iter().map(|i| i.id).collect();
         let categories = raw
             .categories
@@ -339,4 +354,39 @@ pub fn results_to_json(dets: &[Detection]) -> serde_json::Value {
         })
         .collect();
     serde_json::Value::Array(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fuzzing regression (`fuzz/`): polygons of an image with more than 2^32
+    /// pixels were rasterised with wrapped positions (runs not summing to h*w).
+    #[test]
+    fn images_past_32_bit_pixel_positions_are_refused() {
+        let gt = |w: u32, h: u32| {
+            format!(
+                r#"{{"images": [{{"id": 5, "width": {w}, "height": {h}}}], "categories": [],
+                    "annotations": [{{"id": 1, "image_id": 5, "category_id": 1, "area": 1,
+                                      "segmentation": [[1, 1, 9, 1, 9, 9]]}}]}}"#
+            )
+        };
+        let e = CocoGt::from_json_str(&gt(70000, 70000))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("images[0] (id 5)") && e.contains("2^32 pixels"),
+            "{e}"
+        );
+        let ok = CocoGt::from_json_str(&gt(65536, 65535)).unwrap();
+        let r = ok.annotations[0]
+            .segmentation
+            .as_ref()
+            .unwrap()
+            .to_rle(65535, 65536);
+        assert_eq!(
+            r.counts.iter().map(|&c| c as u64).sum::<u64>(),
+            65536 * 65535
+        );
+    }
 }

@@ -29,6 +29,16 @@ fn c_int(v: f64) -> i32 {
 /// pixel-centre column the boundary row is recorded, and the sorted boundary
 /// positions become the run lengths.
 pub(crate) fn fr_poly(xy: &[f64], h: u32, w: u32) -> Rle {
+    if h == 0 || w == 0 {
+        // No pixels to draw. C goes on with `w - 1` wrapped to 2^64 - 1 and
+        // records boundaries past the end, so its runs do not sum to h*w = 0, and
+        // merging two such masks (rleMerge) never terminates.
+        return Rle {
+            h,
+            w,
+            counts: vec![0],
+        };
+    }
     let k = xy.len() / 2;
     if k == 0 {
         // C reads an uninitialised vertex here and draws nothing.
@@ -60,8 +70,38 @@ pub(crate) fn fr_poly(xy: &[f64], h: u32, w: u32) -> Rle {
             counts: vec![h.wrapping_mul(w)],
         };
     }
-    let mut u: Vec<i32> = Vec::with_capacity(m);
-    let mut v: Vec<i32> = Vec::with_capacity(m);
+    // Points where the outline crosses a pixel-centre column, downsampled.
+    // The outline points are visited as they are generated (C stores all m of
+    // them first: up to 2 GB for a polygon far outside the image).
+    let wm1 = (w as u64).wrapping_sub(1) as f64; // C: siz arithmetic
+    let hf = h as f64;
+    let mut bx: Vec<i32> = Vec::new();
+    let mut by: Vec<i32> = Vec::new();
+    let mut prev: Option<(i32, i32)> = None;
+    // The C loop's body for the consecutive outline points (u[j-1], v[j-1]), (u[j], v[j]).
+    let mut visit = |uj: i32, vj: i32| {
+        let Some((up, vp)) = prev.replace((uj, vj)) else {
+            return;
+        };
+        if uj == up {
+            return;
+        }
+        let mut xd = (if uj < up { uj } else { uj.wrapping_sub(1) }) as f64;
+        xd = (xd + 0.5) / POLY_SCALE - 0.5;
+        if xd.floor() != xd || xd < 0.0 || xd > wm1 {
+            return;
+        }
+        let mut yd = (if vj < vp { vj } else { vp }) as f64;
+        yd = (yd + 0.5) / POLY_SCALE - 0.5;
+        if yd < 0.0 {
+            yd = 0.0;
+        } else if yd > hf {
+            yd = hf;
+        }
+        yd = yd.ceil();
+        bx.push(xd as i32);
+        by.push(yd as i32);
+    };
     for j in 0..k {
         let (mut xs, mut xe, mut ys, mut ye) = (x[j], x[j + 1], y[j], y[j + 1]);
         let dx = xe.wrapping_sub(xs).wrapping_abs();
@@ -81,45 +121,14 @@ pub(crate) fn fr_poly(xy: &[f64], h: u32, w: u32) -> Rle {
         if dx >= dy {
             for d in 0..=dx {
                 let t = if flip { dx - d } else { d };
-                u.push(t.wrapping_add(xs));
-                v.push(c_int(ys as f64 + s * t as f64 + 0.5));
+                visit(t.wrapping_add(xs), c_int(ys as f64 + s * t as f64 + 0.5));
             }
         } else {
             for d in 0..=dy {
                 let t = if flip { dy - d } else { d };
-                v.push(t.wrapping_add(ys));
-                u.push(c_int(xs as f64 + s * t as f64 + 0.5));
+                visit(c_int(xs as f64 + s * t as f64 + 0.5), t.wrapping_add(ys));
             }
         }
-    }
-    // Points where the outline crosses a pixel-centre column, downsampled.
-    let wm1 = (w as u64).wrapping_sub(1) as f64; // C: siz arithmetic
-    let hf = h as f64;
-    let mut bx: Vec<i32> = Vec::new();
-    let mut by: Vec<i32> = Vec::new();
-    for j in 1..u.len() {
-        if u[j] == u[j - 1] {
-            continue;
-        }
-        let mut xd = (if u[j] < u[j - 1] {
-            u[j]
-        } else {
-            u[j].wrapping_sub(1)
-        }) as f64;
-        xd = (xd + 0.5) / POLY_SCALE - 0.5;
-        if xd.floor() != xd || xd < 0.0 || xd > wm1 {
-            continue;
-        }
-        let mut yd = (if v[j] < v[j - 1] { v[j] } else { v[j - 1] }) as f64;
-        yd = (yd + 0.5) / POLY_SCALE - 0.5;
-        if yd < 0.0 {
-            yd = 0.0;
-        } else if yd > hf {
-            yd = hf;
-        }
-        yd = yd.ceil();
-        bx.push(xd as i32);
-        by.push(yd as i32);
     }
     // Boundary positions in column-major pixel index, plus the end sentinel.
     let mut a: Vec<u32> = bx
@@ -155,4 +164,38 @@ pub(crate) fn fr_poly(xy: &[f64], h: u32, w: u32) -> Rle {
         }
     }
     Rle { h, w, counts: b }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fuzzing regression (`fuzz/`, target `rle`): a polygon on an image of width 0
+    /// gave runs summing to 28 instead of 0, and a union of two of them (what
+    /// COCOeval does for a multi-polygon annotation) looped forever.
+    #[test]
+    fn zero_sized_images_give_empty_masks() {
+        let tri = vec![2.0, 2.0, 2.0, 20.0, -600.0, 20.0];
+        for (h, w) in [(26, 0), (0, 26), (0, 0)] {
+            let r = fr_poly(&tri, h, w);
+            assert_eq!(r.counts, vec![0]);
+            let two =
+                Rle::from_polygons(&[tri.clone(), vec![1.0, 1.0, 1.0, 10.0, -50.0, 5.0]], h, w);
+            assert_eq!((two.h, two.w, two.area()), (h, w, 0));
+            assert_eq!(two.counts.iter().map(|&c| c as u64).sum::<u64>(), 0);
+        }
+    }
+
+    /// Fuzzing regression: a triangle reaching 26 million pixels out (a 40-byte
+    /// polygon in a COCO file) made the outline buffers take 2 GB; the points are
+    /// now visited without being stored. Same pixels as before: the whole image.
+    #[test]
+    fn far_out_polygons_are_drawn_without_storing_the_outline() {
+        let big = 2.0e6;
+        let r = fr_poly(&[-big, -big, 3.0 * big, -big, -big, 3.0 * big], 10, 12);
+        assert_eq!(r.counts, vec![0, 120]);
+        // Entirely outside: nothing.
+        let r = fr_poly(&[-big, 0.0, -big / 2.0, 0.0, -big, 5.0], 10, 12);
+        assert_eq!(r.counts, vec![120]);
+    }
 }

@@ -236,6 +236,8 @@ impl Rle {
     /// polygon has exactly 4 values the list is taken as boxes `[x, y, w, h]`
     /// (frPyObjects' `len(pyobj[0]) == 4` test); we apply that to every
     /// 4-value entry. An empty list gives an empty mask (pycocotools raises).
+    /// As in C, `h*w` must fit 32 bits (the COCO readers refuse larger images);
+    /// beyond that the runs are wrong.
     pub fn from_polygons(polys: &[Vec<f64>], h: u32, w: u32) -> Rle {
         let as_boxes = polys.first().is_some_and(|p| p.len() == 4);
         let rles: Vec<Rle> = polys

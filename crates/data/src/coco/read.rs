@@ -101,6 +101,15 @@ pub fn read_coco_str(
             log.bad(bad(ProblemKind::BadRecord, d), Skipped::Image)?;
             continue;
         }
+        if im.width as u64 * im.height as u64 > u32::MAX as u64 {
+            // Polygons are rasterised with 32-bit pixel positions, as pycocotools.
+            let d = format!(
+                "image {} has size {}x{}: more than 2^32 pixels, more than COCO masks can address",
+                im.id, im.width, im.height
+            );
+            log.bad(bad(ProblemKind::BadRecord, d), Skipped::Image)?;
+            continue;
+        }
         if index.contains_key(&im.id) {
             let d = format!("image id {} appears twice", im.id);
             log.bad(bad(ProblemKind::DuplicateId, d), Skipped::Image)?;
@@ -280,5 +289,39 @@ pub(crate) fn parse_segmentation(
             ProblemKind::BadRle,
             "segmentation is neither polygons nor RLE".into(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OnBadSample;
+
+    /// Fuzzing regression (`fuzz/`, target `coco_json`): a 70000x70000 image's
+    /// polygon came back with runs summing to 4294911355 instead of 4.9e9.
+    #[test]
+    fn images_past_32_bit_pixel_positions_are_refused() {
+        let text = r#"{"images": [{"id": 1, "file_name": "a.png", "width": 70000, "height": 70000},
+                                 {"id": 2, "file_name": "b.png", "width": 65536, "height": 65535}],
+            "categories": [{"id": 1, "name": "a"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "area": 1,
+                             "segmentation": [[60000, 60000, 69000, 60000, 69000, 69000]]},
+                            {"id": 2, "image_id": 2, "category_id": 1, "area": 1,
+                             "segmentation": [[60000, 60000, 65000, 60000, 65000, 65000]]}]}"#;
+        let (json, root) = (Path::new("big.json"), Path::new("."));
+        let mut log = ProblemLog::new(OnBadSample::Skip);
+        let ds = read_coco_str(text, json, root, false, &mut log).unwrap();
+        assert_eq!(ds.images.len(), 1, "65536x65535 < 2^32 is kept");
+        let m = &ds.images[0].annotations[0].mask;
+        let sum: u64 = m.counts.iter().map(|&c| c as u64).sum();
+        assert_eq!(sum, 65536 * 65535);
+        assert_eq!(log.problems[0].kind, ProblemKind::BadRecord);
+        assert!(
+            log.problems[0].to_string().contains("2^32 pixels"),
+            "{}",
+            log.problems[0]
+        );
+        let mut strict = ProblemLog::new(OnBadSample::Error);
+        assert!(read_coco_str(text, json, root, false, &mut strict).is_err());
     }
 }
