@@ -246,7 +246,7 @@ pub fn roi_align_tensor_ops(features: Tensor<4>, rois: &[Roi], p: &RoiAlignParam
                 }
             }
             let m = idx.len();
-            let gathered = flat.clone().select(1, crate::host::indices(&idx, &device));
+            let gathered = crate::host::select(flat.clone(), 1, &idx);
             let weights = crate::host::tensor(wts, [1, m], &device);
             let pooled = (gathered * weights)
                 .reshape([c, ks.len() * oh * ow, 4 * samples])
@@ -262,7 +262,7 @@ pub fn roi_align_tensor_ops(features: Tensor<4>, rois: &[Roi], p: &RoiAlignParam
 
 /// Concatenates `parts` (whose rows are `order`) and puts row `order[i]` back at position
 /// `order[i]`.
-pub fn restore_order(parts: Vec<Tensor<4>>, order: &[usize], device: &Device) -> Tensor<4> {
+pub fn restore_order(parts: Vec<Tensor<4>>, order: &[usize], _device: &Device) -> Tensor<4> {
     let all = if parts.len() == 1 {
         parts.into_iter().next().expect("one part")
     } else {
@@ -275,7 +275,7 @@ pub fn restore_order(parts: Vec<Tensor<4>>, order: &[usize], device: &Device) ->
     for (pos, &k) in order.iter().enumerate() {
         inverse[k] = pos;
     }
-    all.select(0, crate::host::indices(&inverse, device))
+    crate::host::select(all, 0, &inverse)
 }
 
 #[cfg(test)]

@@ -73,6 +73,18 @@ pub fn rpn_loss<R: Rng + ?Sized>(
     let anchors: Vec<BoxXyxy> = out.anchors.iter().flatten().copied().collect();
     let m = anchors.len();
     let n = gt_boxes.len();
+    // Level of each anchor (offset into `anchors`, anchors in the level).
+    let mut level_of = Vec::with_capacity(m);
+    let mut offset = 0;
+    for a in &out.anchors {
+        level_of.extend(std::iter::repeat_n((offset, a.len()), a.len()));
+        offset += a.len();
+    }
+    // Row of (image i, anchor a) in the level-major flattening below: level, image, anchor.
+    let row = |i: usize, a: usize| {
+        let (start, len) = level_of[a];
+        n * start + i * len + (a - start)
+    };
 
     let mut positives = Vec::new();
     let mut negatives = Vec::new();
@@ -81,15 +93,43 @@ pub fn rpn_loss<R: Rng + ?Sized>(
         let t = assign_targets_to_anchors(&anchors, gt, &matcher);
         let s = sampler.sample(&t.labels, rng);
         for &a in &s.positives {
-            positives.push(i * m + a);
+            positives.push(row(i, a));
             targets.extend(coder.encode(&gt[t.matched_gt[a]], &anchors[a]));
         }
-        negatives.extend(s.negatives.iter().map(|&a| i * m + a));
+        negatives.extend(s.negatives.iter().map(|&a| row(i, a)));
     }
 
-    // [N, M] and [N, M, 4], image-major as torchvision's `concat_box_prediction_layers`.
-    let objectness: Tensor<1> = Tensor::cat(out.objectness.clone(), 1).reshape([n * m]);
-    let deltas: Tensor<2> = Tensor::cat(out.deltas.clone(), 1).reshape([n * m, 4]);
+    // Every level flattened on its own ([N*H*W*A] and [N*H*W*A, 4]) and the levels concatenated
+    // along dim 0, so rows are level-major (`row` above); the selected rows, and so the losses,
+    // are the same as with torchvision's image-major `concat_box_prediction_layers`.
+    //
+    // Not `cat(levels, 1)` into `[N, M]`: Burn 0.22.1's wgpu/cubecl backend gets conv gradients
+    // wrong for it. The backward of that cat hands each level a column slice `[N, H*W*A]` with
+    // row stride M; reshaped and permuted back it reaches the head's 1x1/3x3 conv backward as an
+    // NHWC view `[N, H, W, A]` whose batch stride (M) is not H*W*A. burn-cubecl's im2col conv
+    // kernels (`kernel/conv/im2col.rs`: `reshape_input`, used by `wgrad_im2col_1x1` and the other
+    // im2col weight/data-gradient candidates) check `is_spatial_contiguous` on dims 1.. only and
+    // then view the tensor as `[N*H*W, C]` with the H stride, ignoring the batch stride, so
+    // every image after the first is read from the wrong offset: wrong `cls_logits`/`conv`
+    // weight gradients and wrong feature gradients down through the FPN and backbone (issue 3;
+    // regression tests `crates/rpn/tests/wgpu_grads.rs`, and
+    // `crates/core/tests/wgpu_grads.rs` for Burn itself). A slice of a 1-D concatenation is
+    // contiguous, so the gradient reaching the head is a plain NHWC tensor.
+    let objectness: Tensor<1> = Tensor::cat(
+        out.objectness
+            .iter()
+            .map(|o| o.clone().reshape([-1]))
+            .collect(),
+        0,
+    );
+    let deltas: Tensor<2> = Tensor::cat(
+        out.deltas
+            .iter()
+            .map(|d| d.clone().reshape([-1, 4]))
+            .collect(),
+        0,
+    );
+    debug_assert_eq!(objectness.dims(), [n * m]);
     let device = objectness.device();
     let num_sampled = positives.len() + negatives.len();
 
@@ -98,7 +138,7 @@ pub fn rpn_loss<R: Rng + ?Sized>(
         deltas.sum().mul_scalar(0.0)
     } else {
         let p = positives.len();
-        let picked = deltas.select(0, host::indices(&positives, &device));
+        let picked = host::select(deltas, 0, &positives);
         let t = host::tensor(targets, [p, 4], &device);
         losses::smooth_l1_sum(picked, t, cfg.smooth_l1_beta).div_scalar(num_sampled as f32)
     };
@@ -108,7 +148,7 @@ pub fn rpn_loss<R: Rng + ?Sized>(
         let idx: Vec<usize> = positives.iter().chain(&negatives).copied().collect();
         let mut labels = vec![1.0f32; positives.len()];
         labels.resize(num_sampled, 0.0);
-        let picked = objectness.select(0, host::indices(&idx, &device));
+        let picked = host::select(objectness, 0, &idx);
         losses::bce_with_logits_mean(picked, host::tensor(labels, [num_sampled], &device))
     };
     Ok(RpnLosses {
