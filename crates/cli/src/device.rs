@@ -1,22 +1,12 @@
 //! Choosing the compute device from the command line. Burn would pick wgpu over the CPU whenever
-//! it is compiled in, so the device is always named explicitly.
+//! it is compiled in, so the device is always named explicitly; the names are the experiments'
+//! (`mrcnn_config::DeviceSpec`).
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use burn::prelude::*;
 
-/// `cpu` (flex) or `wgpu` (the default GPU adapter, or `wgpu:N` for discrete GPU N).
+/// `cpu` (flex), `wgpu` (the default adapter), `wgpu:N` (discrete GPU N), `wgpu:integrated:N`,
+/// `wgpu:virtual:N` or `wgpu:cpu`.
 pub fn parse_device(name: &str) -> Result<Device> {
-    match name {
-        "cpu" | "flex" => Ok(Device::flex()),
-        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
-        other => {
-            if let Some(n) = other.strip_prefix("wgpu:") {
-                let i: usize = n.parse().map_err(|_| {
-                    anyhow::anyhow!("device '{other}': expected wgpu:N with N a number")
-                })?;
-                return Ok(Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(i)));
-            }
-            bail!("unknown device '{other}': use cpu, wgpu or wgpu:N")
-        }
-    }
+    Ok(mrcnn_train::run::parse_device(name)?)
 }

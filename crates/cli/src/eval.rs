@@ -23,7 +23,8 @@ pub struct EvalArgs {
     /// With --config: weights to evaluate (default: the run's model_final.safetensors).
     #[arg(long, requires = "config")]
     pub weights: Option<PathBuf>,
-    /// With --config: cpu, wgpu or wgpu:N (default: the experiment's device).
+    /// With --config: cpu, wgpu, wgpu:N, wgpu:integrated:N, wgpu:virtual:N or wgpu:cpu (default:
+    /// the experiment's device).
     #[arg(long, requires = "config")]
     pub device: Option<String>,
     /// With --config: override an experiment key (repeatable).

@@ -18,6 +18,7 @@ pub fn run(a: &EvalArgs, config: &Path) -> Result<()> {
     let mut sets = a.sets.clone();
     if let Some(d) = &a.device {
         sets.push(format!("device=\"{d}\""));
+        sets.push("devices=[]".into());
     }
     let exp = mrcnn_config::load_experiment(config, &sets)?;
     let sets = load_sets(&exp)?;
@@ -50,7 +51,8 @@ pub fn run(a: &EvalArgs, config: &Path) -> Result<()> {
             w
         }
     };
-    let device = parse_device(&exp.device)?;
+    // A data-parallel experiment evaluates on its main device.
+    let device = parse_device(&exp.train_devices()[0])?;
     let model = load_torchvision_weights(MaskRcnn::new(cfg, &device)?, &weights)?;
     let val = Arc::new(val);
     eprintln!(

@@ -13,7 +13,9 @@ pub struct TrainArgs {
     /// Continue the run in the experiment's output_dir from its newest checkpoint.
     #[arg(long)]
     pub resume: bool,
-    /// cpu, wgpu or wgpu:N (overrides the experiment's `device`).
+    /// cpu, wgpu, wgpu:N, wgpu:integrated:N, wgpu:virtual:N or wgpu:cpu; several, comma
+    /// separated (wgpu:0,wgpu:1), train data-parallel. Overrides the experiment's `device` and
+    /// `devices`.
     #[arg(long)]
     pub device: Option<String>,
     /// Override a key of the experiment, e.g. --set solver.base_lr=0.01 (repeatable).
@@ -30,7 +32,14 @@ pub struct TrainArgs {
 pub fn run(a: &TrainArgs) -> Result<()> {
     let mut sets = a.sets.clone();
     if let Some(d) = &a.device {
-        sets.push(format!("device=\"{d}\""));
+        let names: Vec<&str> = d.split(',').map(str::trim).collect();
+        sets.push(format!("device=\"{}\"", names[0]));
+        let list: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+        if names.len() > 1 {
+            sets.push(format!("devices=[{}]", list.join(", ")));
+        } else {
+            sets.push("devices=[]".into());
+        }
     }
     let exp = mrcnn_config::load_experiment(&a.config, &sets)?;
     let report = run_experiment(

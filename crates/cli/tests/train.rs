@@ -162,6 +162,28 @@ fn bad_experiments_are_one_clear_line() {
         "tpu",
     );
     assert_clean_error(
+        &mrcnn(&[
+            "train",
+            "--config",
+            s(&exp),
+            "--device",
+            "wgpu:0,wgpu:discrete:0",
+        ]),
+        "repeats `devices[0]`",
+    );
+    assert_clean_error(
+        &mrcnn(&[
+            "train",
+            "--config",
+            s(&exp),
+            "--device",
+            "wgpu:0,wgpu:1,wgpu:2",
+            "--set",
+            "solver.images_per_batch=2",
+        ]),
+        "make it a multiple of 3",
+    );
+    assert_clean_error(
         &mrcnn(&["train", "--config", s(&exp), "--resume"]),
         "no complete checkpoint",
     );

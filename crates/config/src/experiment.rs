@@ -22,10 +22,12 @@ pub struct Experiment {
     /// Run folder (checkpoints, metrics, the effective config). Default
     /// `runs/<stem of the experiment file>`.
     pub output_dir: PathBuf,
-    /// `"cpu"` (default), `"wgpu"` (the default adapter) or `"wgpu:N"` (adapter N).
+    /// `"cpu"` (default), `"wgpu"` (the default adapter), `"wgpu:N"` (discrete GPU N),
+    /// `"wgpu:integrated:N"`, `"wgpu:virtual:N"` or `"wgpu:cpu"` (a software adapter).
     pub device: String,
-    /// Several devices = data parallel, each taking `solver.images_per_batch / len` images.
-    /// Default empty = `[device]`.
+    /// Several (different) devices = data parallel: each takes `solver.images_per_batch / len`
+    /// images of every batch and the gradients are averaged on the first (Detectron2's DDP
+    /// semantics). Default empty = `[device]`; when set, it replaces `device` for training.
     pub devices: Vec<String>,
     pub model: ModelSection,
     pub dataset: DatasetSection,

@@ -32,6 +32,7 @@
 #![allow(clippy::result_large_err)]
 
 mod dataset;
+mod device;
 mod diagnose;
 mod error;
 mod experiment;
@@ -48,6 +49,7 @@ use std::path::{Path, PathBuf};
 pub use dataset::{
     ClassRule, DatasetFormat, DatasetSection, MaskFolderSection, OnBadSample, SynthSection,
 };
+pub use device::{DEVICE_NAMES, DeviceSpec, WgpuAdapter};
 pub use error::{ConfigError, Origin};
 pub use experiment::Experiment;
 pub use input::{ColorJitter, InputSection};

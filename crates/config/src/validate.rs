@@ -1,6 +1,7 @@
 //! The checks that serde cannot do: required keys, exclusive keys, ranges, device names.
 
 use crate::dataset::DatasetFormat;
+use crate::device::DeviceSpec;
 use crate::error::{ConfigError, Origin};
 use crate::experiment::Experiment;
 use crate::layers::{Layers, Seg};
@@ -29,16 +30,33 @@ pub(crate) fn validate(exp: &Experiment, layers: &Layers) -> Result<(), ConfigEr
             .enumerate()
             .map(|(i, d)| (format!("devices[{i}]"), d)),
     );
+    let mut seen: Vec<(String, DeviceSpec)> = Vec::new();
     for (key, d) in devices {
-        if !valid_device(d) {
-            return Err(invalid(
-                &key,
-                format!(
-                    "`{key}` must be \"cpu\", \"wgpu\" or \"wgpu:N\" (N = adapter index), \
-                     found \"{d}\""
-                ),
-            ));
+        let spec = DeviceSpec::parse(d).map_err(|e| invalid(&key, format!("`{key}`: {e}")))?;
+        if key.starts_with("devices") {
+            if let Some((first, _)) = seen.iter().find(|(k, s)| k != "device" && *s == spec) {
+                return Err(invalid(
+                    &key,
+                    format!(
+                        "`{key}` = \"{d}\" repeats `{first}`: each device of a data-parallel \
+                         run must be a different device"
+                    ),
+                ));
+            }
         }
+        seen.push((key, spec));
+    }
+    let n_devices = exp.devices.len().max(1);
+    if exp.solver.images_per_batch % n_devices != 0 {
+        return Err(invalid(
+            "solver.images_per_batch",
+            format!(
+                "`solver.images_per_batch` = {} does not split over the {n_devices} `devices`: \
+                 make it a multiple of {n_devices} (each device takes images_per_batch / \
+                 {n_devices} images)",
+                exp.solver.images_per_batch
+            ),
+        ));
     }
 
     let s = &exp.solver;
@@ -139,14 +157,6 @@ pub(crate) fn validate(exp: &Experiment, layers: &Layers) -> Result<(), ConfigEr
     Ok(())
 }
 
-/// `"cpu"`, `"wgpu"` or `"wgpu:N"`.
-pub(crate) fn valid_device(d: &str) -> bool {
-    match d.strip_prefix("wgpu:") {
-        Some(n) => !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()),
-        None => d == "cpu" || d == "wgpu",
-    }
-}
-
 /// `devices[1]` -> `[Key("devices"), Index(1)]`.
 fn parse_key(key: &str) -> Vec<Seg> {
     let mut segs = Vec::new();
@@ -165,16 +175,6 @@ fn parse_key(key: &str) -> Vec<Seg> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn device_names() {
-        for ok in ["cpu", "wgpu", "wgpu:0", "wgpu:12"] {
-            assert!(valid_device(ok), "{ok}");
-        }
-        for bad in ["cuda", "wgpu:", "wgpu:x", "CPU", "", "wgpu:-1"] {
-            assert!(!valid_device(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn keys_with_indices() {

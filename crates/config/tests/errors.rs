@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Dir, MODEL, err};
-use mrcnn_config::{ConfigError, Origin};
+use mrcnn_config::{ConfigError, DEVICE_NAMES, Origin};
 
 #[test]
 fn base_cycle_is_an_error_naming_the_files() {
@@ -356,15 +356,40 @@ fn max_iter_xor_epochs() {
 fn value_checks() {
     let d = Dir::new();
     let p = d.write("x.toml", &format!("{MODEL}[solver]\nmax_iter = 10\n"));
-    let cases: [(&[&str], &str); 9] = [
+    let device_cases = [
         (
-            &["device=cuda"],
-            "--set device=cuda: `device` must be \"cpu\", \"wgpu\" or \"wgpu:N\" (N = adapter index), found \"cuda\"",
+            vec!["device=cuda".to_string()],
+            format!("--set device=cuda: `device`: unknown device \"cuda\": use {DEVICE_NAMES}"),
         ),
         (
-            &["devices=[\"wgpu:0\", \"gpu1\"]"],
-            "--set devices=[\"wgpu:0\", \"gpu1\"]: `devices[1]` must be \"cpu\", \"wgpu\" or \"wgpu:N\" (N = adapter index), found \"gpu1\"",
+            vec!["devices=[\"wgpu:0\", \"gpu1\"]".to_string()],
+            format!(
+                "--set devices=[\"wgpu:0\", \"gpu1\"]: `devices[1]`: unknown device \"gpu1\": use \
+                 {DEVICE_NAMES}"
+            ),
         ),
+        (
+            vec!["devices=[\"wgpu:1\", \"wgpu:discrete:1\"]".to_string()],
+            "--set devices=[\"wgpu:1\", \"wgpu:discrete:1\"]: `devices[1]` = \"wgpu:discrete:1\" \
+             repeats `devices[0]`: each device of a data-parallel run must be a different device"
+                .to_string(),
+        ),
+        (
+            vec![
+                "devices=[\"wgpu:0\", \"wgpu:1\"]".to_string(),
+                "solver.images_per_batch=3".to_string(),
+            ],
+            "--set solver.images_per_batch=3: `solver.images_per_batch` = 3 does not split over \
+             the 2 `devices`: make it a multiple of 2 (each device takes images_per_batch / 2 \
+             images)"
+                .to_string(),
+        ),
+    ];
+    for (args, want) in device_cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(err(&p, &args).to_string(), want);
+    }
+    let cases: [(&[&str], &str); 7] = [
         (
             &["solver.images_per_batch=0"],
             "--set solver.images_per_batch=0: `solver.images_per_batch` must be at least 1, found 0",
@@ -405,6 +430,6 @@ fn value_checks() {
     assert!(
         err(&f, &[])
             .to_string()
-            .starts_with(&format!("{}: `device` must be", f.display()))
+            .starts_with(&format!("{}: `device`: unknown device", f.display()))
     );
 }

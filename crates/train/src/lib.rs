@@ -10,6 +10,7 @@ pub mod evaluate;
 pub mod files;
 pub mod logging;
 pub mod optimizer;
+pub mod parallel;
 pub mod progress;
 pub mod report;
 pub mod run;

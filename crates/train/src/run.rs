@@ -12,7 +12,7 @@ use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress as LoaderP
 use burn::prelude::Device;
 use burn_train::checkpoint::Checkpointer;
 use burn_train::{Learner, SupervisedTraining, TrainingStrategy};
-use mrcnn_config::{Experiment, ScheduleKind, WeightsFormat};
+use mrcnn_config::{DeviceSpec, Experiment, ScheduleKind, WeightsFormat, WgpuAdapter};
 use mrcnn_core::ModelConfig;
 use mrcnn_data::loader::{Loader, LoaderConfig};
 use mrcnn_data::{Dataset, TransformConfig, Transforms};
@@ -52,18 +52,20 @@ pub struct RunReport {
     pub final_weights: Option<PathBuf>,
 }
 
-/// Parses `cpu`, `wgpu`, `wgpu:N`.
+/// The Burn device a device name (`mrcnn_config::DeviceSpec`) stands for.
 pub fn parse_device(name: &str) -> Result<Device, TrainError> {
-    match name {
-        "cpu" | "flex" => Ok(Device::flex()),
-        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
-        other => match other.strip_prefix("wgpu:").map(str::parse::<usize>) {
-            Some(Ok(i)) => Ok(Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(i))),
-            _ => Err(TrainError::Config(format!(
-                "device = \"{other}\": use \"cpu\", \"wgpu\" or \"wgpu:N\""
-            ))),
-        },
-    }
+    use burn::tensor::DeviceKind;
+    let spec = DeviceSpec::parse(name).map_err(TrainError::Config)?;
+    Ok(match spec {
+        DeviceSpec::Cpu => Device::flex(),
+        DeviceSpec::Wgpu(adapter) => Device::wgpu(match adapter {
+            WgpuAdapter::Default => DeviceKind::DefaultDevice,
+            WgpuAdapter::Discrete(i) => DeviceKind::DiscreteGpu(i),
+            WgpuAdapter::Integrated(i) => DeviceKind::IntegratedGpu(i),
+            WgpuAdapter::Virtual(i) => DeviceKind::VirtualGpu(i),
+            WgpuAdapter::Cpu => DeviceKind::Cpu,
+        }),
+    })
 }
 
 /// Deep-merges `over` into `base` (tables merge key by key, anything else is replaced).
@@ -223,14 +225,11 @@ fn install_ctrl_c() {
 /// Runs (or resumes) the experiment.
 pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, TrainError> {
     crate::logging::init();
-    if exp.devices.len() > 1 {
-        return Err(TrainError::Config(format!(
-            "devices = {:?}: training on several devices is not implemented yet; use one `device`",
-            exp.devices
-        )));
-    }
-    let device_name = exp.devices.first().unwrap_or(&exp.device);
-    let device = parse_device(device_name)?.autodiff();
+    let devices = exp
+        .train_devices()
+        .iter()
+        .map(|name| parse_device(name).map(|d| d.autodiff()))
+        .collect::<Result<Vec<_>, _>>()?;
     let run_dir = exp.output_dir.clone();
     let ckpt_dir = run_dir.join("checkpoints");
     std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::io(&run_dir, e))?;
@@ -260,7 +259,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, 
     let result = run_in(
         exp,
         opts,
-        &device,
+        &devices,
         &run_dir,
         &ckpt_dir,
         resume_from,
@@ -276,7 +275,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, 
 fn run_in(
     exp: &Experiment,
     opts: &RunOptions,
-    device: &Device,
+    devices: &[Device],
     run_dir: &Path,
     ckpt_dir: &Path,
     resume_from: Option<usize>,
@@ -311,7 +310,19 @@ fn run_in(
     );
 
     // Random initialisation (and anything else drawn on the device) follows the run seed.
+    let device = &devices[0];
     device.seed(exp.seed);
+    if devices.len() > 1 {
+        tracing::info!(
+            "data parallel over {} devices ({}): each takes {} of the {} images of an iteration; \
+             gradients are averaged on {}",
+            devices.len(),
+            exp.train_devices().join(", "),
+            exp.solver.images_per_batch / devices.len(),
+            exp.solver.images_per_batch,
+            exp.train_devices()[0]
+        );
+    }
     let model = initial_model(exp, &cfg, device)?.freeze_backbone_stages();
     let settings = SgdSettings {
         momentum: exp.solver.momentum,
@@ -422,6 +433,8 @@ fn run_in(
         stop_after: opts.stop_after,
         best_before,
         outcome: outcome.clone(),
+        devices: devices.to_vec(),
+        device_names: exp.train_devices(),
     };
 
     INTERRUPTS.store(0, Ordering::SeqCst);

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::evaluate::{Evaluation, evaluate_model};
+use crate::parallel::DataParallel;
 use crate::progress::{JsonLines, Progress};
 use crate::trainee::{TrainBatch, Trainee, step_seed, train_pair};
 
@@ -97,6 +98,11 @@ pub struct IterationLoop {
     /// Best mask AP before this run segment (from a resumed run's history).
     pub best_before: Option<(usize, f64)>,
     pub outcome: Arc<Mutex<Option<Outcome>>>,
+    /// The devices to train on, the main one first (where the learner's model lives). More than
+    /// one: each batch is split over them (see `parallel.rs`).
+    pub devices: Vec<burn::prelude::Device>,
+    /// Their names in the experiment (for messages).
+    pub device_names: Vec<String>,
 }
 
 fn losses_json(values: &[(&'static str, f32)]) -> serde_json::Value {
@@ -154,6 +160,8 @@ impl SupervisedLearningStrategy<Trainee> for IterationLoop {
             }
         };
 
+        let parallel = (self.devices.len() > 1)
+            .then(|| DataParallel::named(self.devices.clone(), self.device_names.clone()));
         let mut stream = self.loader.stream(self.start_iter as u64);
         let t0 = Instant::now();
         let mut timed = 0usize;
@@ -186,11 +194,11 @@ impl SupervisedLearningStrategy<Trainee> for IterationLoop {
                 continue;
             }
             let (images, targets): (Vec<_>, Vec<_>) = batch.samples.iter().map(train_pair).unzip();
-            let step = learner.train_step(TrainBatch {
-                images,
-                targets,
-                seed: step_seed(self.seed, it as u64),
-            });
+            let input = TrainBatch::new(images, targets, step_seed(self.seed, it as u64));
+            let step = match &parallel {
+                Some(dp) => dp.step(&learner.model(), input),
+                None => learner.train_step(input),
+            };
             if let Some(e) = &step.item.error {
                 let files: Vec<String> = batch
                     .indices

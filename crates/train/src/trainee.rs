@@ -35,6 +35,24 @@ pub struct TrainBatch {
     pub images: Vec<ImageInput>,
     pub targets: Vec<TrainTarget>,
     pub seed: u64,
+    /// The loss is multiplied by this before the backward pass (1; `1 / shards` for a shard of
+    /// a data-parallel step, so that the summed gradients are the shards' mean).
+    pub loss_weight: f32,
+    /// Which shard of a data-parallel step this is (0 on one device); echoed in the output.
+    pub shard: usize,
+}
+
+impl TrainBatch {
+    /// A whole batch on one device.
+    pub fn new(images: Vec<ImageInput>, targets: Vec<TrainTarget>, seed: u64) -> Self {
+        Self {
+            images,
+            targets,
+            seed,
+            loss_weight: 1.0,
+            shard: 0,
+        }
+    }
 }
 
 /// The five losses of a step (torchvision's names) and their sum, on the host.
@@ -46,6 +64,8 @@ pub struct StepLosses {
     pub error: Option<String>,
     /// Global gradient norm before clipping (when clipping is on).
     pub grad_norm: Option<f32>,
+    /// The batch's `shard` (data-parallel steps sort the devices' outputs by it).
+    pub shard: usize,
 }
 
 impl StepLosses {
@@ -85,7 +105,11 @@ impl TrainStep for Trainee {
                 let values: Vec<(&'static str, f32)> = losses.values().to_vec();
                 let total_t = losses.total();
                 let total = mrcnn_core::host::to_vec(total_t.clone().detach())[0];
-                let grads = total_t.backward();
+                let grads = if item.loss_weight == 1.0 {
+                    total_t.backward()
+                } else {
+                    total_t.mul_scalar(item.loss_weight).backward()
+                };
                 TrainOutput::new(
                     self,
                     grads,
@@ -94,6 +118,7 @@ impl TrainStep for Trainee {
                         total,
                         error: None,
                         grad_norm: None,
+                        shard: item.shard,
                     },
                 )
             }
@@ -101,6 +126,7 @@ impl TrainStep for Trainee {
                 grads: GradientsParams::new(),
                 item: StepLosses {
                     error: Some(e.to_string()),
+                    shard: item.shard,
                     ..Default::default()
                 },
             },

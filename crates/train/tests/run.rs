@@ -230,3 +230,81 @@ fn training_starts_from_an_original_detectron2_pickle() {
     assert!(log.contains("detectron2 format"), "{log}");
     assert!(r.final_weights.is_some());
 }
+
+/// A data-parallel run over two wgpu devices (`wgpu` and `wgpu:cpu`: on a machine with lavapipe
+/// only, two devices on the same software adapter), stopped and resumed, ends with the weights of
+/// the uninterrupted one, up to float rounding: on wgpu the backward kernels that scatter-add
+/// (atomics) sum in no fixed order, and Burn autotunes kernels on first use, so two runs agree
+/// to rounding, not bit for bit (as PyTorch on CUDA without deterministic algorithms). Minutes
+/// on lavapipe (most of it autotuning, ~13 min with an empty autotune cache): runs with
+/// `MRCNN_TEST_WGPU_TRAIN=1`, as the wgpu training parity does.
+#[test]
+fn data_parallel_run_on_two_wgpu_devices_resumes_exactly() {
+    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    if std::env::var("MRCNN_TEST_WGPU_TRAIN").as_deref() != Ok("1") {
+        eprintln!("skipped (set MRCNN_TEST_WGPU_TRAIN=1 to run it)");
+        return;
+    }
+    let probe = std::panic::catch_unwind(|| {
+        for n in ["wgpu", "wgpu:cpu"] {
+            let d = mrcnn_train::run::parse_device(n).unwrap();
+            let t = burn::tensor::Tensor::<1>::from_floats([1.0, 2.0], &d);
+            assert_eq!(t.sum().into_scalar::<f32>(), 3.0);
+        }
+    });
+    if probe.is_err() {
+        eprintln!("skipped (no wgpu adapter; install mesa-vulkan-drivers for lavapipe)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sets = [
+        "devices=[\"wgpu\", \"wgpu:cpu\"]".to_string(),
+        "solver.max_iter=4".to_string(),
+        "eval.period=0".to_string(),
+    ];
+    let full = load_experiment(&experiment(dir.path(), "full", ""), &sets).unwrap();
+    let a = run_experiment(&full, &RunOptions::default()).unwrap();
+    assert_eq!(a.outcome.iteration, 4);
+    let log = std::fs::read_to_string(a.run_dir.join("log.txt")).unwrap();
+    assert!(log.contains("data parallel over 2 devices"), "{log}");
+
+    let split = load_experiment(&experiment(dir.path(), "split", ""), &sets).unwrap();
+    let stop = RunOptions {
+        stop_after: Some(2),
+        ..Default::default()
+    };
+    assert_eq!(run_experiment(&split, &stop).unwrap().outcome.iteration, 2);
+    let resume = RunOptions {
+        resume: true,
+        ..Default::default()
+    };
+    let b = run_experiment(&split, &resume).unwrap();
+    assert_eq!(b.outcome.iteration, 4);
+    let (ta, tb) = (
+        tensors(&a.final_weights.unwrap()),
+        tensors(&b.final_weights.unwrap()),
+    );
+    assert_eq!(ta.len(), tb.len());
+    let floats = |d: &[u8]| -> Vec<f32> {
+        d.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
+    let mut worst = 0.0f32;
+    for ((na, da), (nb, db)) in ta.iter().zip(&tb) {
+        assert_eq!(na, nb);
+        let (fa, fb) = (floats(da), floats(db));
+        let scale = fa.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
+        let diff = fa
+            .iter()
+            .zip(&fb)
+            .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+            / scale;
+        assert!(
+            diff <= 1e-5,
+            "{na} differs between the resumed and the uninterrupted run by {diff:.2e} of its scale"
+        );
+        worst = worst.max(diff);
+    }
+    eprintln!("resumed vs uninterrupted: worst relative difference {worst:.2e}");
+}
