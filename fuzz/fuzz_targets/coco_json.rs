@@ -1,6 +1,6 @@
 //! COCO instances JSON as arbitrary text, through both readers:
 //! `mrcnn_data::coco::read_coco_str` (training datasets: polygons, RLE,
-//! iscrowd, boxes, categories) and `mrcnn_eval::CocoGt::from_json_str`
+//! iscrowd, boxes, categories) and `mrcnn_coco::CocoGt::from_json_str`
 //! (evaluation ground truth), then each segmentation rasterised as COCOeval does.
 #![no_main]
 
@@ -12,7 +12,7 @@ use std::path::Path;
 use libfuzzer_sys::fuzz_target;
 use mrcnn_data::coco::read_coco_str;
 use mrcnn_data::{OnBadSample, ProblemLog};
-use mrcnn_eval::{CocoGt, Segmentation};
+use mrcnn_coco::{CocoGt, Segmentation};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

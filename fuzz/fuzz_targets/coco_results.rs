@@ -6,7 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mrcnn_eval::{CocoGt, IouType, evaluate, results_to_json};
+use mrcnn_coco::{CocoGt, results_to_json};
+use mrcnn_eval::{IouType, evaluate};
 
 const GT: &str = r#"{"images": [{"id": 1, "width": 13, "height": 11}, {"id": 2, "width": 20, "height": 16}],
  "categories": [{"id": 4, "name": "thing"}, {"id": 9, "name": "square"}],
@@ -36,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // Written results must read back as they were.
-    let written = results_to_json(&dets).to_string();
+    let written = results_to_json(&dets);
     let again = gt
         .load_results_str(&written)
         .expect("written results read back");

@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use mrcnn_data::coco::{coco_json, read_coco_str};
+use mrcnn_data::coco::{read_coco_str, to_instances};
 use mrcnn_data::{Dataset, OnBadSample, ProblemLog};
-use mrcnn_eval::Rle;
+use mrcnn_coco::Rle;
 
 /// Invariants every dataset a reader returns must hold, whatever the input.
 pub fn check_dataset(ds: &Dataset) {
@@ -50,9 +50,9 @@ pub fn check_rle_sum(r: &Rle) {
     );
 }
 
-/// What a reader returned must survive `coco_json` + the COCO reader.
+/// What a reader returned must survive `to_instances` + the COCO reader.
 pub fn check_coco_round_trip(ds: &Dataset) {
-    let text = serde_json::to_string(&coco_json(ds)).expect("coco_json serialises");
+    let text = serde_json::to_string(&to_instances(ds)).expect("COCO instances serialise");
     let mut log = ProblemLog::new(OnBadSample::Skip);
     let back = read_coco_str(
         &text,

@@ -10,7 +10,7 @@ mod common;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use mrcnn_eval::rle::{Rle, RleError, iou};
+use mrcnn_coco::rle::{Rle, RleError, iou};
 
 #[derive(Arbitrary, Debug)]
 struct Input {

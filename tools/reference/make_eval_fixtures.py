@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Reference fixtures for crates/eval, produced with pycocotools.
+"""Reference fixtures for crates/coco (RLE) and crates/eval (COCOeval), produced with pycocotools.
 
-Writes, under crates/eval/tests/fixtures/:
+Writes rle_cases.json under crates/coco/tests/fixtures/ and the rest under crates/eval/tests/fixtures/:
   rle_cases.json      RLE unit cases: encode, polygons (frPyObjects+merge),
                       boxes (frBbox), uncompressed RLE, merge, iou, bbox iou.
   <case>_gt.json      a small COCO ground-truth file
@@ -26,6 +26,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "crates", "eval", "tests", "fixtures")
+RLE_OUT = os.path.join(os.path.dirname(__file__), "..", "..", "crates", "coco", "tests", "fixtures")
 
 
 def s(rle):
@@ -281,8 +282,8 @@ def eval_case(name, rng, **kw):
     write_json(f"{name}_expected.json", expected)
 
 
-def write_json(name, obj):
-    path = os.path.join(OUT, name)
+def write_json(name, obj, out=OUT):
+    path = os.path.join(out, name)
     with open(path, "w") as f:
         json.dump(obj, f, separators=(",", ":"))
     print(f"wrote {path} ({os.path.getsize(path)} bytes)")
@@ -290,7 +291,8 @@ def write_json(name, obj):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    write_json("rle_cases.json", rle_cases(np.random.default_rng(1234)))
+    os.makedirs(RLE_OUT, exist_ok=True)
+    write_json("rle_cases.json", rle_cases(np.random.default_rng(1234)), RLE_OUT)
     eval_case("small", np.random.default_rng(7), n_images=8, cat_ids=[1, 2, 3, 5, 7],
               max_gt=6, crowd_p=0.1, extra_dets_img=2)
     eval_case("crowded", np.random.default_rng(8), n_images=14, cat_ids=[2, 4, 6, 8],

@@ -6,7 +6,7 @@ pub mod frozen_bn;
 pub mod resnet;
 
 use burn::prelude::*;
-use mrcnn_core::ModelConfig;
+use mrcnn_config::ModelConfig;
 
 pub use fpn::Fpn;
 pub use frozen_bn::FrozenBatchNorm2d;

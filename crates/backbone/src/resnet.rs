@@ -8,7 +8,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
-use mrcnn_core::config::{BackboneConfig, BlockKind};
+use mrcnn_config::{BackboneConfig, BlockKind};
 
 fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
     let p = k / 2;

@@ -1,11 +1,9 @@
-//! `mrcnn eval --gt GT.json --dets DETS.json`: COCO evaluation of a results file, as pycocotools
-//! would compute it, printed as tables and optionally written as `metrics.json`.
-//! `mrcnn eval --config EXP.toml`: runs the experiment's model on its validation set (see
-//! `eval_model.rs`).
+//! `mrcnn eval`: COCO metrics of a model on its experiment's validation set (`--config`, see
+//! `eval_model.rs`) or of a results file against a ground truth (`--gt --dets`, see
+//! `eval_results.rs`).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
-use mrcnn_eval::{CocoGt, IouType, evaluate};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -49,28 +47,25 @@ pub struct EvalArgs {
 
 pub fn run(a: &EvalArgs) -> Result<()> {
     if let Some(config) = &a.config {
-        return crate::eval_model::run(a, config);
+        let mut sets = a.sets.clone();
+        if let Some(d) = &a.device {
+            sets.push(format!("device=\"{d}\""));
+            sets.push("devices=[]".into());
+        }
+        return crate::eval_model::run(&crate::eval_model::ModelEval {
+            config,
+            sets: &sets,
+            weights: a.weights.as_deref(),
+            out: a.out.as_deref(),
+        });
     }
     let (Some(gt), Some(dets)) = (&a.gt, &a.dets) else {
         anyhow::bail!("give --config EXP.toml, or --gt GT.json with --dets DETS.json");
     };
-    let gt = CocoGt::from_file(gt)?;
-    let dets = gt.load_results_file(dets)?;
-    let types: &[(IouType, &str)] = match a.iou_type {
-        IouArg::Bbox => &[(IouType::Bbox, "bbox")],
-        IouArg::Segm => &[(IouType::Segm, "segm")],
-        IouArg::Both => &[(IouType::Bbox, "bbox"), (IouType::Segm, "segm")],
+    let types: &[mrcnn_eval::IouType] = match a.iou_type {
+        IouArg::Bbox => &[mrcnn_eval::IouType::Bbox],
+        IouArg::Segm => &[mrcnn_eval::IouType::Segm],
+        IouArg::Both => &[mrcnn_eval::IouType::Bbox, mrcnn_eval::IouType::Segm],
     };
-    let mut results = Vec::new();
-    for (t, name) in types {
-        let r = evaluate(&gt, &dets, *t).with_context(|| format!("evaluating {name}"))?;
-        println!("{}", r.table());
-        println!("{}", mrcnn_eval::report::per_class_table(&r));
-        results.push(r);
-    }
-    if let Some(p) = &a.metrics {
-        mrcnn_eval::report::write_metrics_json(p, &results)?;
-        eprintln!("wrote {}", p.display());
-    }
-    Ok(())
+    crate::eval_results::run(gt, dets, types, a.metrics.as_deref())
 }

@@ -3,30 +3,32 @@
 //! results `results.json`, `pr_curves_{bbox,segm}.png` (precision-recall per class at IoU 0.5 and
 //! 0.75) and prediction overlays `overlays/*.png`; prints the COCO and per-class tables.
 
-use crate::eval::EvalArgs;
-use crate::visualize;
+use crate::{outln, overlays};
 use anyhow::{Context, Result, bail};
-use mrcnn_core::ModelConfig;
-use mrcnn_model::{MaskRcnn, load_torchvision_weights};
-use mrcnn_train::data::{load_sets, on_bad_sample};
+use mrcnn_config::{ModelConfig, WeightsFormat};
+use mrcnn_model::MaskRcnn;
+use mrcnn_train::data::load_sets;
 use mrcnn_train::evaluate::evaluate_model;
-use mrcnn_train::run::{model_config, parse_device};
+use mrcnn_train::run::model_config;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub fn run(a: &EvalArgs, config: &Path) -> Result<()> {
-    let mut sets = a.sets.clone();
-    if let Some(d) = &a.device {
-        sets.push(format!("device=\"{d}\""));
-        sets.push("devices=[]".into());
-    }
-    let exp = mrcnn_config::load_experiment(config, &sets)?;
+/// What `--config` evaluates.
+pub struct ModelEval<'a> {
+    pub config: &'a Path,
+    pub sets: &'a [String],
+    pub weights: Option<&'a Path>,
+    pub out: Option<&'a Path>,
+}
+
+pub fn run(a: &ModelEval) -> Result<()> {
+    let exp = mrcnn_config::load_experiment(a.config, a.sets)?;
     let sets = load_sets(&exp)?;
     let Some(val) = sets.val else {
         bail!(
             "{}: the experiment has no validation set; set dataset.val (coco, tfrecord) or \
              dataset.mask_folder.val_folders / val_fraction (mask-folder)",
-            config.display()
+            a.config.display()
         );
     };
     let run_dir = &exp.output_dir;
@@ -37,23 +39,23 @@ pub fn run(a: &EvalArgs, config: &Path) -> Result<()> {
     } else {
         model_config(&exp, &val)?
     };
-    let weights: PathBuf = match &a.weights {
-        Some(w) => w.clone(),
+    let weights: PathBuf = match a.weights {
+        Some(w) => w.to_path_buf(),
         None => {
             let w = run_dir.join("model_final.safetensors");
             if !w.is_file() {
                 bail!(
                     "no weights: {} does not exist; train first (mrcnn train --config {}) or pass --weights",
                     w.display(),
-                    config.display()
+                    a.config.display()
                 );
             }
             w
         }
     };
     // A data-parallel experiment evaluates on its main device.
-    let device = parse_device(&exp.train_devices()[0])?;
-    let model = load_torchvision_weights(MaskRcnn::new(cfg, &device)?, &weights)?;
+    let device = mrcnn_core::device_by_name(&exp.train_devices()[0])?;
+    let model = MaskRcnn::load(cfg, &weights, WeightsFormat::Auto, &device)?;
     let val = Arc::new(val);
     eprintln!(
         "evaluating {} on {} validation images",
@@ -68,62 +70,52 @@ pub fn run(a: &EvalArgs, config: &Path) -> Result<()> {
         exp.eval.max_images,
         exp.solver.images_per_batch,
         exp.loader.workers,
-        on_bad_sample(&exp.dataset),
+        exp.dataset.on_bad_sample,
         exp.eval.overlays,
-    )
-    .map_err(anyhow::Error::msg)?;
-    let out = a.out.clone().unwrap_or_else(|| run_dir.join("eval"));
+    )?;
+    let out = a
+        .out
+        .map_or_else(|| run_dir.join("eval"), Path::to_path_buf);
+    if out.is_file() {
+        bail!("--out {}: is a file, expected a folder", out.display());
+    }
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     for r in [&ev.bbox, &ev.segm] {
-        println!("{}", r.table());
-        println!("{}", mrcnn_eval::report::per_class_table(r));
+        outln!("{}", r.table());
+        outln!("{}", mrcnn_eval::report::per_class_table(r));
     }
     let s = &ev.segm.simple;
-    println!(
+    outln!(
         "masks at IoU 0.5: precision {:.3}, recall {:.3}, mean IoU of matches {:.3}",
-        s.precision, s.recall, s.mean_iou
+        s.precision,
+        s.recall,
+        s.mean_iou
     );
     mrcnn_eval::report::write_metrics_json(
         &out.join("metrics.json"),
         &[ev.bbox.clone(), ev.segm.clone()],
     )?;
-    let results = mrcnn_eval::dataset::results_to_json(&ev.detections);
-    crate::predict::write_atomic(&out.join("results.json"), results.to_string().as_bytes())?;
-    mrcnn_eval::pr_curves::pr_curves_png(&out.join("pr_curves_bbox.png"), &ev.bbox)?;
-    mrcnn_eval::pr_curves::pr_curves_png(&out.join("pr_curves_segm.png"), &ev.segm)?;
+    let results = mrcnn_coco::results_to_json(&ev.detections);
+    let results_path = out.join("results.json");
+    mrcnn_coco::files::write_atomic(&results_path, results.as_bytes())
+        .with_context(|| format!("cannot write {}", results_path.display()))?;
+    mrcnn_draw::pr_curves::pr_curves_png(&out.join("pr_curves_bbox.png"), &ev.bbox)?;
+    mrcnn_draw::pr_curves::pr_curves_png(&out.join("pr_curves_segm.png"), &ev.segm)?;
     if !ev.kept.is_empty() {
         let dir = out.join("overlays");
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        let thr = model.config.mask_head.mask_threshold;
         for (idx, pred) in &ev.kept {
             let rec = &val.images[*idx];
-            let sample = mrcnn_data::load_sample(rec).map_err(|p| anyhow::anyhow!("{p}"))?;
-            let mut kept = mrcnn_model::Prediction {
-                height: pred.height,
-                width: pred.width,
-                ..Default::default()
-            };
-            for d in 0..pred.boxes.len() {
-                if pred.scores[d] >= exp.eval.score_threshold {
-                    kept.boxes.push(pred.boxes[d]);
-                    kept.labels.push(pred.labels[d]);
-                    kept.scores.push(pred.scores[d]);
-                    kept.masks.push(pred.masks[d].clone());
-                }
-            }
+            let sample = mrcnn_data::load_sample(rec).map_err(mrcnn_data::DataError::BadSample)?;
             let names = |l: usize| model.config.class_name(l);
-            let img = visualize::overlay(&sample.image, &kept, thr, &names);
+            let img = overlays::draw(&sample.image, pred, exp.eval.score_threshold, &names);
             let stem = Path::new(&rec.file_name)
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| format!("image_{}", rec.id));
-            let dst = dir.join(format!("{stem}.png"));
-            img.save(&dst)
-                .with_context(|| format!("cannot write overlay {}", dst.display()))?;
+            mrcnn_draw::write_png(&dir.join(format!("{stem}.png")), &img)?;
         }
     }
-    println!(
+    outln!(
         "box AP {:.3} AP50 {:.3} | mask AP {:.3} AP50 {:.3}; wrote {}",
         ev.bbox.stats[0],
         ev.bbox.stats[1],

@@ -1,7 +1,6 @@
-//! Reading input images (any format the `image` crate decodes) into the model's input layout.
+//! Reading input images (any format the `image` crate decodes).
 
 use anyhow::{Context, Result, bail};
-use mrcnn_model::ImageInput;
 use std::path::{Path, PathBuf};
 
 const EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"];
@@ -44,21 +43,4 @@ pub fn load_rgb(path: &Path) -> Result<image::RgbImage> {
         .decode()
         .with_context(|| format!("cannot decode image {}", path.display()))?;
     Ok(img.to_rgb8())
-}
-
-/// RGB 8-bit to the model input: channel-first floats in [0, 1].
-pub fn to_input(img: &image::RgbImage) -> ImageInput {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let mut data = vec![0.0f32; 3 * h * w];
-    for (x, y, p) in img.enumerate_pixels() {
-        let i = y as usize * w + x as usize;
-        for c in 0..3 {
-            data[c * h * w + i] = p.0[c] as f32 / 255.0;
-        }
-    }
-    ImageInput {
-        data,
-        height: h,
-        width: w,
-    }
 }

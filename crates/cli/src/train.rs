@@ -5,6 +5,8 @@ use clap::Args;
 use mrcnn_train::{RunOptions, run_experiment};
 use std::path::PathBuf;
 
+use crate::outln;
+
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     /// Experiment TOML (configs/...).
@@ -52,20 +54,26 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     )?;
     let o = &report.outcome;
     if let Some(e) = o.evals.last() {
-        println!(
+        outln!(
             "iteration {}: box AP {:.3} AP50 {:.3} AP75 {:.3} | mask AP {:.3} AP50 {:.3} AP75 {:.3}",
-            e.iteration, e.bbox[0], e.bbox[1], e.bbox[2], e.segm[0], e.segm[1], e.segm[2]
+            e.iteration,
+            e.bbox[0],
+            e.bbox[1],
+            e.bbox[2],
+            e.segm[0],
+            e.segm[1],
+            e.segm[2]
         );
     }
     match &report.final_weights {
-        Some(w) => println!(
+        Some(w) => outln!(
             "done: {} iterations ({:.2} s/iteration); weights {}; run folder {}",
             o.iteration,
             o.seconds_per_iter,
             w.display(),
             report.run_dir.display()
         ),
-        None => println!(
+        None => outln!(
             "stopped at iteration {}/{}; continue with: mrcnn train --config {} --resume",
             o.iteration,
             report.max_iter,

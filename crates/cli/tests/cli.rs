@@ -93,7 +93,7 @@ fn synth_predict_eval() {
         let seg = &r["segmentation"];
         assert_eq!(seg["size"], serde_json::json!([150, 200]));
         let rle =
-            mrcnn_eval::Rle::from_compressed(seg["counts"].as_str().unwrap(), 150, 200).unwrap();
+            mrcnn_coco::Rle::from_compressed(seg["counts"].as_str().unwrap(), 150, 200).unwrap();
         assert!(rle.area() > 0);
         assert_eq!(r["bbox"].as_array().unwrap().len(), 4);
     }

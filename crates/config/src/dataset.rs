@@ -1,8 +1,13 @@
-//! `[dataset]`: where the training and validation data come from.
+//! `[dataset]`: where the training and validation data come from. Its option types are the
+//! ones `mrcnn-data` reads with (one definition for the experiment and the library).
 
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+use crate::error::UnknownName;
 
 /// The `[dataset]` section. Paths are kept as written, relative to the current directory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +66,44 @@ pub enum DatasetFormat {
     Tfrecord,
 }
 
+impl DatasetFormat {
+    /// The names as written in TOML and on the command line.
+    pub const NAMES: &'static [&'static str] = &["coco", "mask-folder", "tfrecord"];
+    const ALL: [Self; 3] = [Self::Coco, Self::MaskFolder, Self::Tfrecord];
+}
+
+impl fmt::Display for DatasetFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = Self::ALL.iter().position(|v| v == self).expect("listed");
+        f.write_str(Self::NAMES[i])
+    }
+}
+
+impl FromStr for DatasetFormat {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        by_name(s, Self::NAMES, &Self::ALL, "dataset format")
+    }
+}
+
+/// The value of `all` whose name in `names` is `s`.
+pub(crate) fn by_name<T: Copy>(
+    s: &str,
+    names: &'static [&'static str],
+    all: &[T],
+    what: &'static str,
+) -> Result<T, UnknownName> {
+    names
+        .iter()
+        .position(|n| *n == s)
+        .map(|i| all[i])
+        .ok_or_else(|| UnknownName {
+            what,
+            found: s.to_string(),
+            allowed: names,
+        })
+}
+
 /// `dataset.on_bad_sample`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -70,6 +113,28 @@ pub enum OnBadSample {
     Error,
     /// Log it and leave it out.
     Skip,
+}
+
+impl OnBadSample {
+    /// The names as written in TOML and on the command line.
+    pub const NAMES: &'static [&'static str] = &["error", "skip"];
+    const ALL: [Self; 2] = [Self::Error, Self::Skip];
+}
+
+impl fmt::Display for OnBadSample {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Error => "error",
+            Self::Skip => "skip",
+        })
+    }
+}
+
+impl FromStr for OnBadSample {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        by_name(s, Self::NAMES, &Self::ALL, "bad-sample policy")
+    }
 }
 
 /// `[dataset.mask_folder]`: the layout of a `mask-folder` dataset.
@@ -116,7 +181,7 @@ pub struct ClassRule {
     pub class: String,
 }
 
-/// `[dataset.synth]`: the synthetic shapes set (`mrcnn synth`).
+/// `[dataset.synth]`: the synthetic shapes set (also `mrcnn synth`'s options).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SynthSection {
@@ -130,8 +195,12 @@ pub struct SynthSection {
     pub width: u32,
     /// Default 128.
     pub height: u32,
+    /// Fewest objects painted per image (before occlusion removes some). Default 1.
+    pub min_objects: usize,
     /// Most objects per image. Default 4.
     pub max_objects: usize,
+    /// Objects left with fewer visible pixels are removed from the picture. Default 40.
+    pub min_area: u64,
     /// Default 0.
     pub seed: u64,
 }
@@ -144,7 +213,9 @@ impl Default for SynthSection {
             val_images: 50,
             width: 128,
             height: 128,
+            min_objects: 1,
             max_objects: 4,
+            min_area: 40,
             seed: 0,
         }
     }

@@ -6,18 +6,29 @@
 //! Both messages are serde's own (`serde::de::Error::unknown_field`, `invalid_type`), which the
 //! TOML deserialiser passes through unchanged.
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use toml::Value;
 
 use crate::error::ConfigError;
-use crate::experiment::Experiment;
-use crate::layers::{Layers, Seg, dotted};
+use crate::keys::{Seg, describe, dotted};
+use crate::layers::Layers;
+
+/// A config type the layered loader can read: its keys (for suggestions) come from a value with
+/// every `Option` set.
+pub(crate) trait Schema: DeserializeOwned + Serialize {
+    /// A value whose serialisation lists every key.
+    fn fully_populated() -> Self;
+    /// Sub-tables whose keys are not this schema's own (they are checked elsewhere).
+    const OPAQUE: &'static [&'static str] = &[];
+}
 
 /// Deserialises the merged table, explaining any failure.
-pub(crate) fn deserialize(layers: &Layers) -> Result<Experiment, ConfigError> {
+pub(crate) fn deserialize<T: Schema>(layers: &Layers) -> Result<T, ConfigError> {
     let value = Value::Table(layers.table.clone());
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = segments(e.path());
-        explain(layers, path, e.inner().message())
+        explain::<T>(layers, path, e.inner().message())
     })
 }
 
@@ -33,7 +44,7 @@ fn segments(path: &serde_path_to_error::Path) -> Vec<Seg> {
         .collect()
 }
 
-fn explain(layers: &Layers, mut path: Vec<Seg>, message: &str) -> ConfigError {
+fn explain<T: Schema>(layers: &Layers, mut path: Vec<Seg>, message: &str) -> ConfigError {
     let message = message.trim().replace('\n', " ");
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let names = backticked(rest);
@@ -45,10 +56,13 @@ fn explain(layers: &Layers, mut path: Vec<Seg>, message: &str) -> ConfigError {
             path.push(Seg::Key(typed.clone()));
         }
         let parent = dotted(&path[..path.len() - 1]);
+        let source = layers.source_of(&path);
+        let suggestion = suggest_key(typed, valid, &parent, &key_catalog::<T>())
+            .map(|k| source.shown(&crate::keys::parse_key(&k)));
         return ConfigError::UnknownKey {
-            origin: layers.origin_of(&path),
-            key: dotted(&path),
-            suggestion: suggest_key(typed, valid, &parent),
+            key: source.shown(&path),
+            origin: source.origin,
+            suggestion,
         };
     }
     if let Some(rest) = message.strip_prefix("unknown variant ") {
@@ -56,9 +70,10 @@ fn explain(layers: &Layers, mut path: Vec<Seg>, message: &str) -> ConfigError {
         let Some((found, allowed)) = names.split_first() else {
             return fallback(layers, &path, &message);
         };
+        let (origin, key) = layers.locate(&path);
         return ConfigError::UnknownVariant {
-            origin: layers.origin_of(&path),
-            key: dotted(&path),
+            origin,
+            key,
             found: found.clone(),
             allowed: allowed.to_vec(),
             suggestion: nearest(found, allowed).cloned(),
@@ -67,9 +82,10 @@ fn explain(layers: &Layers, mut path: Vec<Seg>, message: &str) -> ConfigError {
     if let Some(rest) = message.strip_prefix("missing field ") {
         let field = backticked(rest).into_iter().next().unwrap_or_default();
         path.push(Seg::Key(field));
+        let source = layers.source_of(&path[..path.len() - 1]);
         return ConfigError::MissingKey {
-            origin: layers.origin_of(&path[..path.len() - 1]),
-            key: dotted(&path),
+            key: source.shown(&path),
+            origin: source.origin,
             hint: String::new(),
         };
     }
@@ -83,9 +99,10 @@ fn explain(layers: &Layers, mut path: Vec<Seg>, message: &str) -> ConfigError {
             Some(v) => describe(v),
             None => unexpected.to_string(),
         };
+        let (origin, key) = layers.locate(&path);
         return ConfigError::WrongType {
-            origin: layers.origin_of(&path),
-            key: dotted(&path),
+            origin,
+            key,
             expected: expected_in_words(expected),
             found,
         };
@@ -94,9 +111,9 @@ fn explain(layers: &Layers, mut path: Vec<Seg>, message: &str) -> ConfigError {
 }
 
 fn fallback(layers: &Layers, path: &[Seg], message: &str) -> ConfigError {
-    let key = dotted(path);
+    let (origin, key) = layers.locate(path);
     ConfigError::Invalid {
-        origin: layers.origin_of(path),
+        origin,
         message: format!("`{key}`: {message}"),
         key,
     }
@@ -128,28 +145,6 @@ fn expected_in_words(expected: &str) -> String {
     }
 }
 
-/// `a string ("abc")`, `an integer (-1)`, `an array ([1, 2])`, `a table`.
-pub(crate) fn describe(v: &Value) -> String {
-    let shown = || {
-        let s = v.to_string();
-        if s.chars().count() > 40 {
-            let cut: String = s.chars().take(37).collect();
-            format!("{cut}...")
-        } else {
-            s
-        }
-    };
-    match v {
-        Value::String(_) => format!("a string ({})", shown()),
-        Value::Integer(_) => format!("an integer ({})", shown()),
-        Value::Float(_) => format!("a float ({})", shown()),
-        Value::Boolean(_) => format!("a boolean ({})", shown()),
-        Value::Datetime(_) => format!("a date-time ({})", shown()),
-        Value::Array(_) => format!("an array ({})", shown()),
-        Value::Table(_) => "a table".into(),
-    }
-}
-
 /// The candidate closest to `typed` by edit distance (transpositions count once), if it is
 /// close: at most a third of the typed length, and at least 1.
 fn nearest<'a>(typed: &str, candidates: &'a [String]) -> Option<&'a String> {
@@ -165,7 +160,7 @@ fn nearest<'a>(typed: &str, candidates: &'a [String]) -> Option<&'a String> {
 /// The nearest key valid at this level; failing that, the top-level key of that name (a
 /// top-level key written after a `[section]` header lands in that section), or the one key of
 /// that name elsewhere in the schema (`solver.hflip_prob` -> `input.hflip_prob`).
-fn suggest_key(typed: &str, valid: &[String], parent: &str) -> Option<String> {
+fn suggest_key(typed: &str, valid: &[String], parent: &str, catalog: &[String]) -> Option<String> {
     let join = |k: &str| {
         if parent.is_empty() {
             k.to_string()
@@ -176,30 +171,28 @@ fn suggest_key(typed: &str, valid: &[String], parent: &str) -> Option<String> {
     if let Some(k) = nearest(typed, valid) {
         return Some(join(k));
     }
-    let catalog = key_catalog();
     if !parent.is_empty() && catalog.iter().any(|k| k == typed) {
         return Some(typed.to_string());
     }
-    let elsewhere: Vec<String> = catalog
-        .into_iter()
-        .filter(|k| k.rsplit('.').next() == Some(typed) && *k != join(typed))
+    let elsewhere: Vec<&String> = catalog
+        .iter()
+        .filter(|k| k.rsplit('.').next() == Some(typed) && **k != join(typed))
         .collect();
     match elsewhere.as_slice() {
-        [only] => Some(only.clone()),
+        [only] => Some((*only).clone()),
         _ => None,
     }
 }
 
-/// Every dotted key of the schema (tables and values; not inside arrays or `model.overrides`).
-pub(crate) fn key_catalog() -> Vec<String> {
-    let table = toml::Table::try_from(Experiment::fully_populated())
-        .expect("the schema serialises to TOML");
+/// Every dotted key of the schema (tables and values; not inside arrays or opaque tables).
+pub(crate) fn key_catalog<T: Schema>() -> Vec<String> {
+    let table = toml::Table::try_from(T::fully_populated()).expect("the schema serialises to TOML");
     let mut keys = Vec::new();
-    collect(&table, "", &mut keys);
+    collect(&table, "", T::OPAQUE, &mut keys);
     keys
 }
 
-fn collect(t: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+fn collect(t: &toml::Table, prefix: &str, opaque: &[&str], out: &mut Vec<String>) {
     for (k, v) in t {
         let key = if prefix.is_empty() {
             k.clone()
@@ -207,9 +200,9 @@ fn collect(t: &toml::Table, prefix: &str, out: &mut Vec<String>) {
             format!("{prefix}.{k}")
         };
         if let Value::Table(sub) = v
-            && key != "model.overrides"
+            && !opaque.contains(&key.as_str())
         {
-            collect(sub, &key, out);
+            collect(sub, &key, opaque, out);
         }
         out.push(key);
     }
@@ -232,7 +225,7 @@ mod tests {
 
     #[test]
     fn catalog_has_nested_and_optional_keys() {
-        let keys = key_catalog();
+        let keys = key_catalog::<crate::Experiment>();
         for k in [
             "seed",
             "solver.base_lr",

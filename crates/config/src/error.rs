@@ -92,6 +92,35 @@ pub enum ConfigError {
     },
 }
 
+/// A value that has the right type but cannot be meant: the key (dotted, in its own file's
+/// terms, e.g. `rpn.nms_thresh`) and why. The loaders turn it into [`ConfigError::Invalid`] with
+/// the file or `--set` that set the key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("`{key}` {reason}")]
+pub struct InvalidValue {
+    pub key: String,
+    /// Starts with the value, e.g. `= 0: it counts the background, so it must be at least 2`.
+    pub reason: String,
+}
+
+impl InvalidValue {
+    pub fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A name that is not one of an option's values (`--from cocoo`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} \"{found}\": use one of {}", quoted(allowed))]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub found: String,
+    pub allowed: &'static [&'static str],
+}
+
 impl ConfigError {
     /// The dotted key the error is about (`solver.base_lr`), if it is about one.
     pub fn key(&self) -> Option<&str> {
@@ -136,8 +165,11 @@ fn suggest_key(key: &str, suggestion: &Option<String>) -> String {
     s
 }
 
-fn quoted(allowed: &[String]) -> String {
-    let q: Vec<String> = allowed.iter().map(|a| format!("\"{a}\"")).collect();
+fn quoted<S: AsRef<str>>(allowed: &[S]) -> String {
+    let q: Vec<String> = allowed
+        .iter()
+        .map(|a| format!("\"{}\"", a.as_ref()))
+        .collect();
     q.join(", ")
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::{ClassRule, DatasetSection, SynthSection};
 use crate::input::{ColorJitter, InputSection};
 use crate::model::ModelSection;
+use crate::model_config::ModelConfig;
 use crate::run::{CheckpointSection, EvalSection, LoaderSection, LogSection};
 use crate::solver::SolverSection;
 
@@ -37,6 +38,12 @@ pub struct Experiment {
     pub eval: EvalSection,
     pub checkpoint: CheckpointSection,
     pub log: LogSection,
+    /// The architecture: `model.config` with `[model.overrides]` and `input.min_sizes` /
+    /// `input.max_size` applied, as [`crate::load_experiment`] resolved it (its classes are
+    /// the file's until the trainer sets the dataset's with `ModelConfig::with_classes`). Not
+    /// part of the experiment TOML.
+    #[serde(skip)]
+    pub architecture: ModelConfig,
 }
 
 impl Default for Experiment {
@@ -54,6 +61,7 @@ impl Default for Experiment {
             eval: EvalSection::default(),
             checkpoint: CheckpointSection::default(),
             log: LogSection::default(),
+            architecture: ModelConfig::default(),
         }
     }
 }
@@ -181,10 +189,14 @@ impl Experiment {
         );
         v
     }
+}
 
-    /// An experiment with every `Option` set and one element in every array of tables: its
-    /// serialisation lists every key of the schema (for key suggestions and tests).
-    pub(crate) fn fully_populated() -> Self {
+impl crate::diagnose::Schema for Experiment {
+    const OPAQUE: &'static [&'static str] = &["model.overrides"];
+
+    /// Every `Option` set and one element in every array of tables: the serialisation lists
+    /// every key of the schema (for key suggestions and tests).
+    fn fully_populated() -> Self {
         let mut e = Experiment::default();
         e.model.weights = Some("w.pth".into());
         e.dataset.images = Some("i".into());
@@ -214,10 +226,11 @@ mod tests {
     /// `Option`, in a "not set" comment.
     #[test]
     fn effective_config_lists_every_key() {
+        use crate::diagnose::Schema;
         for exp in [Experiment::default(), Experiment::fully_populated()] {
             let text = exp.to_toml_string();
             let table: toml::Table = text.parse().unwrap();
-            for key in crate::diagnose::key_catalog() {
+            for key in crate::diagnose::key_catalog::<Experiment>() {
                 // The first segment that is not in the table must be an unset Option.
                 let mut t = &table;
                 let mut missing = None;

@@ -10,12 +10,13 @@ use crate::float;
 pub struct InputSection {
     /// Shorter-side sizes drawn from per image during training (Detectron2
     /// `INPUT.MIN_SIZE_TRAIN` with `MIN_SIZE_TRAIN_SAMPLING = "choice"`, e.g. `[640, 672, 704,
-    /// 736, 768, 800]`). Empty (default) = the model config's single `input.min_size`, as
-    /// torchvision trains.
-    pub min_sizes: Vec<u32>,
-    /// Longer-side cap; `None` (default) = the model config's `input.max_size` (1333 in both
-    /// torchvision and Detectron2).
-    pub max_size: Option<u32>,
+    /// 736, 768, 800]`); inference uses the last. They replace the model config's
+    /// `input.min_size` for this run (the one definition of the sizes; errors about them name
+    /// this key). Empty (default) = the model config's own.
+    pub min_sizes: Vec<usize>,
+    /// Longer-side cap, replacing the model config's `input.max_size` (1333 in both torchvision
+    /// and Detectron2) for this run; `None` (default) = the model config's own.
+    pub max_size: Option<usize>,
     /// Probability of a horizontal flip, in [0, 1]. Default 0.5 (torchvision
     /// `RandomHorizontalFlip(0.5)`, Detectron2 `RandomFlip()`).
     #[serde(serialize_with = "float::ser")]

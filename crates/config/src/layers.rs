@@ -1,5 +1,7 @@
-//! Reading the experiment file and its `base` chain, deep-merging them, applying `--set`, and
-//! remembering which file (or `--set`) each key came from, so that errors can name it.
+//! The layered loader of every config file (experiments and model configs): reading a file and
+//! its `base` chain, deep-merging them, applying `--set`, overlaying the experiment's
+//! `[model.overrides]` on a model config, and remembering which file (or `--set`) each key came
+//! from and under which name the user wrote it, so that errors can name both.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Component, Path, PathBuf};
@@ -7,42 +9,62 @@ use std::path::{Component, Path, PathBuf};
 use toml::{Table, Value};
 
 use crate::error::{ConfigError, Origin};
+use crate::keys::{Seg, describe, dotted, table_keys};
 
-/// One segment of a key path: a table key or an array index.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Seg {
-    Key(String),
-    Index(usize),
+/// Where a key came from: the layer's origin and, for keys overlaid from elsewhere, the name
+/// the user wrote (`model.overrides.rpn.nms_thresh` for the model key `rpn.nms_thresh`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Source {
+    pub origin: Origin,
+    /// `(prefix here, prefix as written)`: a key `here ++ rest` was written `written ++ rest`.
+    pub written_as: Option<(Vec<String>, Vec<String>)>,
 }
 
-/// `solver.steps[1]`.
-pub(crate) fn dotted(path: &[Seg]) -> String {
-    let mut s = String::new();
-    for seg in path {
-        match seg {
-            Seg::Key(k) => {
-                if !s.is_empty() {
-                    s.push('.');
-                }
-                s.push_str(k);
-            }
-            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+impl Source {
+    fn plain(origin: Origin) -> Self {
+        Self {
+            origin,
+            written_as: None,
         }
     }
-    s
+
+    /// `path` as the user wrote it.
+    pub fn shown(&self, path: &[Seg]) -> String {
+        if let Some((here, written)) = &self.written_as {
+            let keys = table_keys(path);
+            if keys.starts_with(here) {
+                let mut p: Vec<Seg> = written.iter().cloned().map(Seg::Key).collect();
+                p.extend_from_slice(&path[here.len()..]);
+                return dotted(&p);
+            }
+        }
+        dotted(path)
+    }
 }
 
-/// The merged TOML of an experiment with the origin of every key.
+/// The merged TOML of a config file with the source of every key.
 pub(crate) struct Layers {
-    /// The experiment file itself (the end of the `base` chain).
+    /// The file itself (the end of the `base` chain).
     pub top: PathBuf,
-    /// Base files first, then the experiment, then `--set`, merged.
+    /// Base files first, then the file, then `--set` or overlays, merged.
     pub table: Table,
     /// For every table key path that some layer wrote, the last layer that wrote it.
-    origins: BTreeMap<Vec<String>, Origin>,
+    origins: BTreeMap<Vec<String>, Source>,
 }
 
 impl Layers {
+    /// Parses `text` as the file `path` (no `base` allowed: there is no folder to resolve it in).
+    pub fn from_str(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let mut layers = Layers {
+            top: path.to_path_buf(),
+            table: Table::new(),
+            origins: BTreeMap::new(),
+        };
+        let table = parse(text, path)?;
+        layers.merge(table, &Source::plain(Origin::File(path.to_path_buf())));
+        Ok(layers)
+    }
+
     /// Reads `path` and, recursively, its `base` files.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let mut layers = Layers {
@@ -83,14 +105,14 @@ impl Layers {
                     origin: Origin::File(path.to_path_buf()),
                     key: "base".into(),
                     expected: "a string (the base file, relative to this file)".into(),
-                    found: crate::diagnose::describe(&base),
+                    found: describe(&base),
                 });
             };
             let dir = path.parent().unwrap_or(Path::new(""));
             let base_path = normalize(&dir.join(base));
             self.load_file(&base_path, Some(path), chain, seen)?;
         }
-        self.merge(table, &Origin::File(path.to_path_buf()));
+        self.merge(table, &Source::plain(Origin::File(path.to_path_buf())));
         chain.pop();
         Ok(())
     }
@@ -126,33 +148,66 @@ impl Layers {
         let Value::Table(t) = value else {
             unreachable!("wrapped in at least one table")
         };
-        self.merge(t, &Origin::Set(arg.to_string()));
+        self.merge(t, &Source::plain(Origin::Set(arg.to_string())));
         Ok(())
     }
 
+    /// Overlays `value` at key path `at`, written by the user in `origin` under another name:
+    /// keys starting with `mount.0` were written with `mount.1` in their place. This is how an
+    /// experiment's `[model.overrides]` (`([], ["model", "overrides"])`) and `input.min_sizes`
+    /// (`(["input", "min_size"], ["input", "min_sizes"])`) reach the model config.
+    pub fn overlay(
+        &mut self,
+        at: &[String],
+        value: Value,
+        origin: Origin,
+        mount: (&[&str], &[&str]),
+    ) {
+        let strings = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let source = Source {
+            origin,
+            written_as: Some((strings(mount.0), strings(mount.1))),
+        };
+        let mut v = value;
+        for k in at.iter().rev() {
+            let mut t = Table::new();
+            t.insert(k.clone(), v);
+            v = Value::Table(t);
+        }
+        if let Value::Table(t) = v {
+            self.merge(t, &source);
+        }
+    }
+
     /// Deep merge: tables merge key by key, anything else (arrays included) replaces.
-    fn merge(&mut self, src: Table, origin: &Origin) {
-        merge_into(&mut self.table, src, &[], origin, &mut self.origins);
+    fn merge(&mut self, src: Table, source: &Source) {
+        merge_into(&mut self.table, src, &[], source, &mut self.origins);
     }
 
     /// The layer that wrote `path` (or its nearest written ancestor; inside an array, the
-    /// layer that wrote the array); the experiment file when no layer wrote any of it.
-    pub fn origin_of(&self, path: &[Seg]) -> Origin {
-        let mut keys: Vec<String> = path
-            .iter()
-            .map_while(|s| match s {
-                Seg::Key(k) => Some(k.clone()),
-                Seg::Index(_) => None,
-            })
-            .collect();
+    /// layer that wrote the array); this file when no layer wrote any of it.
+    pub fn source_of(&self, path: &[Seg]) -> Source {
+        let mut keys = table_keys(path);
         loop {
             if let Some(o) = self.origins.get(&keys) {
                 return o.clone();
             }
             if keys.pop().is_none() {
-                return Origin::File(self.top.clone());
+                return Source::plain(Origin::File(self.top.clone()));
             }
         }
+    }
+
+    /// The file or `--set` that wrote `path`.
+    pub fn origin_of(&self, path: &[Seg]) -> Origin {
+        self.source_of(path).origin
+    }
+
+    /// Where `path` came from and its name as the user wrote it there.
+    pub fn locate(&self, path: &[Seg]) -> (Origin, String) {
+        let s = self.source_of(path);
+        let shown = s.shown(path);
+        (s.origin, shown)
     }
 
     /// The merged value at `path`, if any.
@@ -175,8 +230,8 @@ fn merge_into(
     dst: &mut Table,
     src: Table,
     prefix: &[String],
-    origin: &Origin,
-    origins: &mut BTreeMap<Vec<String>, Origin>,
+    origin: &Source,
+    origins: &mut BTreeMap<Vec<String>, Source>,
 ) {
     for (k, v) in src {
         let mut path = prefix.to_vec();
@@ -197,8 +252,8 @@ fn merge_into(
 fn record(
     path: &[String],
     v: &Value,
-    origin: &Origin,
-    origins: &mut BTreeMap<Vec<String>, Origin>,
+    origin: &Source,
+    origins: &mut BTreeMap<Vec<String>, Source>,
 ) {
     if let Value::Table(t) = v {
         for (k, sub) in t {

@@ -1,5 +1,7 @@
-//! mrcnn-config: experiment TOMLs.
+//! mrcnn-config: the one config system, for experiments and architectures.
 //!
+//! Two kinds of TOML, one loader: a model config (architecture, `model_configs/`,
+//! [`ModelConfig`], every default torchvision's) and an experiment (`configs/`, [`Experiment`]).
 //! An experiment file (under `configs/`) names a model config (under `model_configs/`) and states
 //! only what differs from the defaults, which all live in this crate's section structs
 //! (Detectron2's style: "all defaults in one place, experiments state only deltas"):
@@ -20,8 +22,11 @@
 //!
 //! [`load_experiment`] reads the file and its `base` chain (a deep merge of TOML tables: later
 //! files win per key, arrays are replaced), applies `--set key.path=value` overrides, checks
-//! every key and type against the schema and validates the values. Errors are one line naming the
-//! file (or the `--set` argument) and the dotted key, with the nearest valid key for typos.
+//! every key and type against the schema and validates the values; then it loads the model
+//! config the experiment names, with `[model.overrides]` merged in, through the same machinery
+//! ([`load_model_config`] loads one alone). Errors are one line naming the file (or the `--set`
+//! argument) and the dotted key as written (`model.overrides.rpn.nms_thresh`), with the nearest
+//! valid key for typos.
 //! [`Experiment::to_toml_string`] gives the effective config to write into the run folder.
 //!
 //! Paths are kept as written (relative to the current directory, as Detectron2 does), except
@@ -38,41 +43,27 @@ mod error;
 mod experiment;
 mod float;
 mod input;
+mod keys;
 mod layers;
+mod load;
 mod model;
+mod model_config;
 mod run;
 mod solver;
 mod validate;
 
-use std::path::{Path, PathBuf};
-
 pub use dataset::{
     ClassRule, DatasetFormat, DatasetSection, MaskFolderSection, OnBadSample, SynthSection,
 };
-pub use device::{DEVICE_NAMES, DeviceSpec, WgpuAdapter};
-pub use error::{ConfigError, Origin};
+pub use device::{DEVICE_NAMES, DeviceSpec, UnknownDevice, WgpuAdapter, WgpuApi};
+pub use error::{ConfigError, InvalidValue, Origin, UnknownName};
 pub use experiment::Experiment;
 pub use input::{ColorJitter, InputSection};
+pub use load::{load_experiment, load_model_config, model_config_from_str};
 pub use model::{ModelSection, WeightsFormat};
+pub use model_config::{
+    AnchorConfig, BackboneConfig, BlockKind, DegenerateBoxes, FpnConfig, InputConfig,
+    MaskHeadConfig, ModelConfig, PixelFormat, PoolerConfig, RoiHeadsConfig, RpnConfig,
+};
 pub use run::{CheckpointSection, EvalSection, LoaderSection, LogSection};
 pub use solver::{ScheduleKind, SolverSection};
-
-/// Loads the experiment at `path` with its `base` chain, applies the `--set KEY=VALUE`
-/// arguments `sets` in order, and validates the result.
-///
-/// A `--set` VALUE is parsed as a TOML value (`0.01`, `[640, 800]`, `true`, `"x"`) and taken as
-/// a bare string when it is not one (`device=wgpu:1`). An empty `output_dir` becomes
-/// `runs/<stem of path>`.
-pub fn load_experiment(path: &Path, sets: &[String]) -> Result<Experiment, ConfigError> {
-    let mut layers = layers::Layers::load(path)?;
-    for arg in sets {
-        layers.apply_set(arg)?;
-    }
-    let mut exp = diagnose::deserialize(&layers)?;
-    validate::validate(&exp, &layers)?;
-    if exp.output_dir.as_os_str().is_empty() {
-        let stem = path.file_stem().unwrap_or_default();
-        exp.output_dir = PathBuf::from("runs").join(stem);
-    }
-    Ok(exp)
-}

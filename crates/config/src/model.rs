@@ -1,13 +1,18 @@
 //! `[model]`: which architecture to build and which weights to start from.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+use crate::dataset::by_name;
+use crate::error::UnknownName;
 
 /// The `[model]` section.
 ///
 /// The architecture itself lives in its own TOML under `model_configs/` (all of its defaults are
-/// in `mrcnn-core`'s `ModelConfig`); the experiment only names it and, if needed, changes a few of
+/// in [`crate::ModelConfig`]); the experiment only names it and, if needed, changes a few of
 /// its keys through `[model.overrides]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -23,9 +28,9 @@ pub struct ModelSection {
     /// When the user's classes are COCO classes, carry the COCO-trained class rows of the box and
     /// mask predictors over by class name instead of re-initialising them. Default `true`.
     pub keep_coco_classes: bool,
-    /// Deep-merged into the model TOML by the trainer, e.g. `[model.overrides.backbone]
-    /// depth = 101`. Default empty. Not checked here: the model config's own loader rejects
-    /// unknown keys there.
+    /// Deep-merged into the model TOML, e.g. `[model.overrides.backbone] depth = 101`. Default
+    /// empty. Checked with the model config's schema when the experiment loads: a mistake is
+    /// reported as `model.overrides.KEY`.
     pub overrides: toml::Table,
 }
 
@@ -68,6 +73,10 @@ pub enum WeightsFormat {
 }
 
 impl WeightsFormat {
+    /// The names as written in TOML and on the command line.
+    pub const NAMES: &'static [&'static str] = &["auto", "torchvision", "detectron2", "mmdet"];
+    const ALL: [Self; 4] = [Self::Auto, Self::Torchvision, Self::Detectron2, Self::Mmdet];
+
     /// `self`, or for `Auto` the format that the extension of `path` implies.
     pub fn resolve(self, path: &Path) -> WeightsFormat {
         if self != WeightsFormat::Auto {
@@ -77,5 +86,19 @@ impl WeightsFormat {
             Some(e) if e.eq_ignore_ascii_case("pkl") => WeightsFormat::Detectron2,
             _ => WeightsFormat::Torchvision,
         }
+    }
+}
+
+impl fmt::Display for WeightsFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = Self::ALL.iter().position(|v| v == self).expect("listed");
+        f.write_str(Self::NAMES[i])
+    }
+}
+
+impl FromStr for WeightsFormat {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        by_name(s, Self::NAMES, &Self::ALL, "weights format")
     }
 }

@@ -4,7 +4,8 @@ use crate::dataset::DatasetFormat;
 use crate::device::DeviceSpec;
 use crate::error::{ConfigError, Origin};
 use crate::experiment::Experiment;
-use crate::layers::{Layers, Seg};
+use crate::keys::parse_key;
+use crate::layers::Layers;
 
 /// Checks `exp`; errors name the layer that set the offending key.
 pub(crate) fn validate(exp: &Experiment, layers: &Layers) -> Result<(), ConfigError> {
@@ -118,6 +119,93 @@ pub(crate) fn validate(exp: &Experiment, layers: &Layers) -> Result<(), ConfigEr
         ));
     }
 
+    let range = |key: &str, v: f64, ok: bool, want: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(invalid(key, format!("`{key}` = {v}: {want}")))
+        }
+    };
+    range(
+        "solver.base_lr",
+        s.base_lr,
+        s.base_lr > 0.0 && s.base_lr.is_finite(),
+        "the learning rate must be a positive number",
+    )?;
+    range(
+        "solver.momentum",
+        s.momentum,
+        (0.0..1.0).contains(&s.momentum),
+        "momentum must be in [0, 1) (0.9 is usual)",
+    )?;
+    range(
+        "solver.weight_decay",
+        s.weight_decay.into(),
+        s.weight_decay >= 0.0 && s.weight_decay.is_finite(),
+        "weight decay must be a number >= 0",
+    )?;
+    if let Some(w) = s.weight_decay_norm_bias {
+        range(
+            "solver.weight_decay_norm_bias",
+            w.into(),
+            w >= 0.0 && w.is_finite(),
+            "weight decay must be a number >= 0",
+        )?;
+    }
+    range(
+        "solver.warmup_factor",
+        s.warmup_factor,
+        (0.0..=1.0).contains(&s.warmup_factor),
+        "the warm-up starts at this fraction of base_lr: use a number in [0, 1]",
+    )?;
+    range(
+        "solver.gamma",
+        s.gamma,
+        s.gamma > 0.0 && s.gamma.is_finite(),
+        "the decay factor must be positive (0.1 is usual)",
+    )?;
+    range(
+        "solver.cosine_final_factor",
+        s.cosine_final_factor,
+        (0.0..=1.0).contains(&s.cosine_final_factor),
+        "use a fraction of base_lr in [0, 1]",
+    )?;
+    if let Some(c) = s.clip_grad_norm {
+        range(
+            "solver.clip_grad_norm",
+            c.into(),
+            c > 0.0 && c.is_finite(),
+            "the norm must be positive; leave the key out (or remove it) to disable clipping",
+        )?;
+    }
+    if exp.log.period == 0 {
+        return Err(invalid(
+            "log.period",
+            "`log.period` = 0: log every N iterations with N at least 1".into(),
+        ));
+    }
+    let t = exp.eval.score_threshold;
+    range(
+        "eval.score_threshold",
+        t.into(),
+        (0.0..=1.0).contains(&t),
+        "it must be a score in [0, 1]",
+    )?;
+
+    if let Some(j) = &exp.input.color_jitter {
+        for (key, v) in [
+            ("input.color_jitter.brightness", j.brightness),
+            ("input.color_jitter.contrast", j.contrast),
+            ("input.color_jitter.saturation", j.saturation),
+        ] {
+            range(
+                key,
+                v.into(),
+                v >= 0.0 && v.is_finite(),
+                "a jitter amount must be >= 0",
+            )?;
+        }
+    }
     let p = exp.input.hflip_prob;
     if !(0.0..=1.0).contains(&p) {
         return Err(invalid(
@@ -155,36 +243,4 @@ pub(crate) fn validate(exp: &Experiment, layers: &Layers) -> Result<(), ConfigEr
         }
     }
     Ok(())
-}
-
-/// `devices[1]` -> `[Key("devices"), Index(1)]`.
-fn parse_key(key: &str) -> Vec<Seg> {
-    let mut segs = Vec::new();
-    for part in key.split('.') {
-        let (name, rest) = part.split_once('[').unwrap_or((part, ""));
-        segs.push(Seg::Key(name.to_string()));
-        for idx in rest.split('[') {
-            if let Ok(i) = idx.trim_end_matches(']').parse() {
-                segs.push(Seg::Index(i));
-            }
-        }
-    }
-    segs
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_with_indices() {
-        assert_eq!(
-            parse_key("devices[1]"),
-            vec![Seg::Key("devices".into()), Seg::Index(1)]
-        );
-        assert_eq!(
-            parse_key("solver.steps"),
-            vec![Seg::Key("solver".into()), Seg::Key("steps".into())]
-        );
-    }
 }

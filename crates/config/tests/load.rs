@@ -5,9 +5,10 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Dir, MODEL, load};
+use common::{Dir, MODEL, MODEL_FILE, load};
 use mrcnn_config::{
     ColorJitter, DatasetFormat, Experiment, ScheduleKind, SynthSection, WeightsFormat,
+    load_model_config,
 };
 
 #[test]
@@ -16,7 +17,8 @@ fn defaults() {
     let p = d.write("quick.toml", &format!("{MODEL}[solver]\nmax_iter = 100\n"));
     let e = load(&p, &[]).unwrap();
     let mut want = Experiment::default();
-    want.model.config = "model_configs/mask_rcnn_R_50_FPN.toml".into();
+    want.model.config = MODEL_FILE.into();
+    want.architecture = load_model_config(Path::new(MODEL_FILE)).unwrap();
     want.solver.max_iter = Some(100);
     want.output_dir = "runs/quick".into();
     assert_eq!(e, want);
@@ -77,11 +79,11 @@ fn base_chain_with_deltas() {
     );
     d.write(
         "bases/mid.toml",
-        "base = \"root.toml\"\nseed = 2\n[solver]\nsteps = [15]\n[model.overrides.rpn]\nx = 1\n",
+        "base = \"root.toml\"\nseed = 2\n[solver]\nsteps = [15]\n[model.overrides.rpn]\nnms_thresh = 0.6\n",
     );
     let p = d.write(
         "exp/run.toml",
-        "base = \"../bases/mid.toml\"\n[solver]\nmomentum = 0.8\n[model.overrides.rpn]\ny = 2\n",
+        "base = \"../bases/mid.toml\"\n[solver]\nmomentum = 0.8\n[model.overrides.rpn]\nmin_size = 2.0\n",
     );
     let e = load(&p, &[]).unwrap();
     assert_eq!(e.seed, 2, "mid overrides root");
@@ -96,8 +98,13 @@ fn base_chain_with_deltas() {
     assert_eq!(e.eval.period, 5);
     assert_eq!(
         e.model.overrides.to_string(),
-        "[rpn]\nx = 1\ny = 2\n",
+        "[rpn]\nmin_size = 2.0\nnms_thresh = 0.6\n",
         "tables merge deeply"
+    );
+    assert_eq!(
+        (e.architecture.rpn.nms_thresh, e.architecture.rpn.min_size),
+        (0.6, 2.0),
+        "the overrides reach the architecture"
     );
     assert_eq!(e.output_dir, PathBuf::from("runs/run"));
 }

@@ -7,7 +7,7 @@
 //! the order of the RPN head's flattened outputs.
 
 use crate::BoxXyxy;
-use crate::config::AnchorConfig;
+use mrcnn_config::AnchorConfig;
 
 /// Cell anchors (centred on the origin) of one level.
 pub fn cell_anchors(sizes: &[f32], ratios: &[f32], rounded: bool) -> Vec<BoxXyxy> {

@@ -1,23 +1,20 @@
-//! The error type of the model crates: every message names the file, key or tensor involved.
+//! The error type of the model crates: every message names the config key, image or box involved.
 
-use std::path::PathBuf;
+use mrcnn_config::InvalidValue;
 
-/// Errors raised while building, loading or running the model.
+/// Errors raised while building or running the model.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: {message}")]
-    Config { path: PathBuf, message: String },
+    /// A model config value that cannot be built.
     #[error("invalid model config: {0}")]
-    InvalidConfig(String),
-    #[error("weights {path}: {message}")]
-    Weights { path: PathBuf, message: String },
+    Config(#[from] InvalidValue),
+    /// Matcher thresholds out of order.
+    #[error("matcher: low threshold {low} must be <= high threshold {high}")]
+    Thresholds { low: f32, high: f32 },
+    /// A training batch that does not fit the model: images and targets that do not agree, a
+    /// label out of range, a degenerate box under the `error` policy.
     #[error("{0}")]
-    Other(String),
+    Batch(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -1,5 +1,7 @@
-//! Parts shared by every Mask R-CNN stage: the model config (all defaults in one place), box
-//! utilities, anchors, the box coder, NMS and RoIAlign.
+//! Parts shared by every Mask R-CNN stage: box utilities, anchors, the box coder, the matcher and
+//! the balanced sampler, NMS, RoIAlign and the multi-scale pooler, the losses, the targets of a
+//! training batch, and the choice of the compute device. The model config they read is
+//! `mrcnn-config`'s.
 //!
 //! Discrete logic (top-k, NMS, matching, level assignment) runs on the host on plain `Vec`s:
 //! it is cheap, identical on every backend, and easy to compare with torchvision. Everything that
@@ -8,7 +10,7 @@
 pub mod anchors;
 pub mod box_coder;
 pub mod boxes;
-pub mod config;
+pub mod device;
 pub mod error;
 pub mod host;
 pub mod losses;
@@ -17,12 +19,13 @@ pub mod nms;
 pub mod poolers;
 pub mod roi_align;
 pub mod sampler;
-pub mod testing;
+pub mod targets;
 
-pub use config::ModelConfig;
+pub use device::{DeviceError, device, device_by_name};
 pub use error::{Error, Result};
 pub use rand;
 pub use rand_chacha;
+pub use targets::ResizedTarget;
 
 /// A box as `[x1, y1, x2, y2]` in pixels.
 pub type BoxXyxy = [f32; 4];

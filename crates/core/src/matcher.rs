@@ -30,9 +30,10 @@ impl Matcher {
         allow_low_quality_matches: bool,
     ) -> Result<Self> {
         if low_threshold > high_threshold || low_threshold.is_nan() || high_threshold.is_nan() {
-            return Err(Error::InvalidConfig(format!(
-                "matcher: low threshold {low_threshold} must be <= high threshold {high_threshold}"
-            )));
+            return Err(Error::Thresholds {
+                low: low_threshold,
+                high: high_threshold,
+            });
         }
         Ok(Self {
             high_threshold,

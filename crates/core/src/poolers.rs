@@ -1,9 +1,9 @@
 //! Multi-scale RoIAlign (torchvision's `MultiScaleRoIAlign`): each box is pooled from the pyramid
 //! level its size maps to, `floor(4 + log2(sqrt(area) / 224) + 1e-6)` clamped to levels 2..5.
 
-use crate::config::PoolerConfig;
 use crate::roi_align::{Roi, RoiAlignParams, restore_order, roi_align};
 use burn::prelude::*;
+use mrcnn_config::PoolerConfig;
 
 /// The level mapper (`LevelMapper`): index into `[k_min, k_max]` for each box.
 pub fn map_levels(rois: &[Roi], cfg: &PoolerConfig, k_min: u32, k_max: u32) -> Vec<usize> {

@@ -18,7 +18,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use mrcnn_core::host;
 use mrcnn_core::roi_align::{Roi, RoiAlignParams, roi_align_tensor_ops};
-use mrcnn_core::testing::devices;
+use mrcnn_testing::devices;
 
 fn wgpu() -> Option<Device> {
     devices()

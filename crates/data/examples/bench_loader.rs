@@ -8,39 +8,65 @@
 //! and divides the images by the wall time from `stream(0)` to the last batch.
 //! The files are read once before timing, so the page cache is warm.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use clap::Parser;
 use mrcnn_data::coco::read_coco;
-use mrcnn_data::synth::{SynthArgs, run_synth};
+use mrcnn_data::synth::synth;
 use mrcnn_data::transforms::ColorJitter;
 use mrcnn_data::{
-    Dataset, Loader, LoaderConfig, OnBadSample, ProblemLog, TransformConfig, Transforms,
+    Dataset, Loader, LoaderConfig, OnBadSample, ProblemLog, SynthSection, TransformConfig,
+    Transforms,
 };
 
-#[derive(Parser)]
 struct Args {
-    /// COCO JSON to load instead of generating synthetic shapes.
-    #[arg(long, requires = "image_root")]
+    /// COCO JSON to load instead of generating synthetic shapes (with `--image-root`).
     coco: Option<PathBuf>,
-    /// Image folder of `--coco`.
-    #[arg(long)]
     image_root: Option<PathBuf>,
-    /// Synthetic images to generate.
-    #[arg(long, default_value_t = 200)]
+    /// Synthetic images to generate, and their side.
     count: usize,
-    /// Synthetic image side.
-    #[arg(long, default_value_t = 512)]
     size: u32,
     /// Worker counts to measure.
-    #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
     workers: Vec<usize>,
-    #[arg(long, default_value_t = 2)]
     batch_size: usize,
-    #[arg(long, default_value_t = 1)]
     epochs: usize,
+}
+
+impl Args {
+    /// `--name value` pairs. (A benchmark's few flags; the library crates stay free of clap,
+    /// which only the `mrcnn` command line uses.)
+    fn parse() -> Args {
+        let mut a = Args {
+            coco: None,
+            image_root: None,
+            count: 200,
+            size: 512,
+            workers: vec![0, 1, 2],
+            batch_size: 2,
+            epochs: 1,
+        };
+        let argv: Vec<String> = std::env::args().skip(1).collect();
+        for pair in argv.chunks(2) {
+            let [flag, v] = pair else {
+                panic!("flags come with a value: {pair:?}");
+            };
+            let num = |v: &str| v.parse::<usize>().unwrap_or_else(|_| panic!("{flag} {v}"));
+            match flag.as_str() {
+                "--coco" => a.coco = Some(v.into()),
+                "--image-root" => a.image_root = Some(v.into()),
+                "--count" => a.count = num(v),
+                "--size" => a.size = num(v) as u32,
+                "--workers" => a.workers = v.split(',').map(num).collect(),
+                "--batch-size" => a.batch_size = num(v),
+                "--epochs" => a.epochs = num(v),
+                other => panic!("unknown flag {other}"),
+            }
+        }
+        a
+    }
 }
 
 fn main() {
@@ -50,14 +76,14 @@ fn main() {
         (Some(j), Some(r)) => (j.clone(), r.clone()),
         _ => {
             let t = Instant::now();
-            run_synth(&SynthArgs {
+            synth(&SynthSection {
                 out: tmp.path().to_path_buf(),
-                train: args.count,
-                val: 0,
+                train_images: args.count,
+                val_images: 0,
                 width: args.size,
                 height: args.size,
-                max_shapes: 6,
-                ..SynthArgs::default()
+                max_objects: 6,
+                ..SynthSection::default()
             })
             .unwrap();
             eprintln!(

@@ -6,33 +6,35 @@
 
 use std::path::PathBuf;
 
-use crate::error::{DataError, ProblemLog, Report};
-use crate::input::{Format, InputArgs, read_input};
+use mrcnn_config::DatasetFormat;
 
-/// Arguments of `mrcnn convert`.
-#[derive(clap::Args, Debug, Clone, PartialEq)]
-pub struct ConvertArgs {
-    #[command(flatten)]
-    pub input: InputArgs,
-    /// Output format (coco or tfrecord).
-    #[arg(long, value_enum)]
-    pub to: Format,
+use crate::error::{DataError, ProblemLog, Report};
+use crate::input::{InputOptions, read_input};
+
+/// What `convert` reads and writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvertOptions {
+    pub input: InputOptions,
+    /// Output format: coco or tfrecord.
+    pub to: DatasetFormat,
     /// Output folder.
-    #[arg(long, short = 'o')]
     pub out: PathBuf,
-    /// TFRecord shards per split.
-    #[arg(long, default_value_t = 1)]
+    /// TFRecord shards per split (at least 1).
     pub shards: usize,
 }
 
-pub fn run_convert(args: &ConvertArgs) -> Result<Report, DataError> {
-    if args.to == Format::MaskFolder {
-        return Err(DataError::Args(
-            "--to mask-folder is not supported (use coco or tfrecord)".into(),
+/// Reads the input and writes it in the output format; the report lists the files and what was
+/// skipped.
+pub fn convert(args: &ConvertOptions) -> Result<Report, DataError> {
+    if args.to == DatasetFormat::MaskFolder {
+        return Err(DataError::Options(
+            "writing mask folders is not supported (convert to coco or tfrecord)".into(),
         ));
     }
     if args.shards == 0 {
-        return Err(DataError::Args("--shards must be ≥ 1".into()));
+        return Err(DataError::Options(
+            "0 TFRecord shards: give at least 1".into(),
+        ));
     }
     let mut log = ProblemLog::new(args.input.on_bad_sample);
     let mut report = Report::default();
@@ -42,7 +44,7 @@ pub fn run_convert(args: &ConvertArgs) -> Result<Report, DataError> {
     for s in &splits {
         let n_inst: usize = s.dataset.images.iter().map(|i| i.annotations.len()).sum();
         match args.to {
-            Format::Coco => {
+            DatasetFormat::Coco => {
                 let json = args.out.join(format!("{}.json", s.name));
                 crate::coco::write_coco(&s.dataset, &json, Some(&args.out.join("images")))?;
                 report.lines.push(format!(

@@ -22,10 +22,14 @@ pub enum DataError {
     #[error("{}: {msg}", path.display())]
     Format { path: PathBuf, msg: String },
     /// A bad sample under [`OnBadSample::Error`].
-    #[error("{0} (use --on-bad-sample skip to skip such samples)")]
+    #[error(
+        "{0} (to skip such samples: --on-bad-sample skip, or dataset.on_bad_sample = \"skip\" \
+         in an experiment)"
+    )]
     BadSample(Problem),
-    #[error("invalid arguments: {0}")]
-    Args(String),
+    /// Options that cannot be meant (e.g. 0 shards, a validation folder that does not exist).
+    #[error("{0}")]
+    Options(String),
 }
 
 impl DataError {
@@ -43,16 +47,9 @@ impl DataError {
     }
 }
 
-/// What to do with a sample (image or annotation) that cannot be used.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OnBadSample {
-    /// Stop with an error naming the sample.
-    #[default]
-    Error,
-    /// Skip it, record it, and report the count at the end.
-    Skip,
-}
+/// What to do with a sample (image or annotation) that cannot be used: stop with an error
+/// naming it, or skip it, record it and report the count at the end.
+pub use mrcnn_config::OnBadSample;
 
 /// The kind of defect, so callers and tests can match on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

@@ -2,42 +2,27 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{DataError, OnBadSample, ProblemLog};
-use crate::mask_folder::{MaskFolderArgs, read_mask_folder};
+use mrcnn_config::{DatasetFormat, MaskFolderSection, OnBadSample};
+
+use crate::error::{DataError, ProblemLog};
+use crate::mask_folder::read_mask_folder;
 use crate::model::{Category, Dataset};
 
-/// A dataset format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// COCO instances JSON.
-    Coco,
-    /// Image folder + binary instance PNGs or label PNGs (read only).
-    MaskFolder,
-    /// TF Object Detection API TFRecords.
-    Tfrecord,
-}
-
-/// Where to read a dataset from.
-#[derive(clap::Args, Debug, Clone, PartialEq)]
-pub struct InputArgs {
-    /// Input format.
-    #[arg(long = "from", value_enum)]
-    pub from: Format,
-    /// coco: JSON file(s), one split each (named after the file);
-    /// mask-folder: the root folder; tfrecord: file, glob or `prefix@N`, one split each.
-    #[arg(long = "input", short = 'i', required = true, num_args = 1..)]
-    pub input: Vec<String>,
+/// Where and how to read a dataset.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InputOptions {
+    pub format: DatasetFormat,
+    /// coco: JSON file(s), one split each (named after the file); mask-folder: the root
+    /// folder; tfrecord: file, glob or `prefix@N`, one split each.
+    pub inputs: Vec<String>,
     /// coco: image root (default: `<json folder>/images`).
-    #[arg(long)]
     pub images: Option<PathBuf>,
     /// Label map (.pbtxt or .toml): fixes class ids and names.
-    #[arg(long)]
     pub label_map: Option<PathBuf>,
     /// What to do with a bad image or annotation.
-    #[arg(long, value_enum, default_value = "error")]
     pub on_bad_sample: OnBadSample,
-    #[command(flatten)]
-    pub mask_folder: MaskFolderArgs,
+    /// The layout of a mask-folder dataset.
+    pub mask_folder: MaskFolderSection,
 }
 
 /// A named split.
@@ -49,7 +34,7 @@ pub struct Split {
 
 /// Read the input into splits; problems go to `log`, notes (e.g. ignored empty masks) to `notes`.
 pub fn read_input(
-    args: &InputArgs,
+    args: &InputOptions,
     log: &mut ProblemLog,
     notes: &mut Vec<String>,
 ) -> Result<Vec<Split>, DataError> {
@@ -58,9 +43,9 @@ pub fn read_input(
         None => None,
     };
     let mut out = Vec::new();
-    match args.from {
-        Format::Coco => {
-            for spec in &args.input {
+    match args.format {
+        DatasetFormat::Coco => {
+            for spec in &args.inputs {
                 let json = Path::new(spec);
                 let root = match &args.images {
                     Some(r) => r.clone(),
@@ -78,11 +63,12 @@ pub fn read_input(
                 out.push(Split { name, dataset: ds });
             }
         }
-        Format::MaskFolder => {
-            let [root] = args.input.as_slice() else {
-                return Err(DataError::Args(
-                    "--from mask-folder takes exactly one --input folder".into(),
-                ));
+        DatasetFormat::MaskFolder => {
+            let [root] = args.inputs.as_slice() else {
+                return Err(DataError::Options(format!(
+                    "a mask-folder dataset is one root folder, {} given",
+                    args.inputs.len()
+                )));
             };
             let d = read_mask_folder(
                 Path::new(root),
@@ -104,8 +90,8 @@ pub fn read_input(
                 });
             }
         }
-        Format::Tfrecord => {
-            for spec in &args.input {
+        DatasetFormat::Tfrecord => {
+            for spec in &args.inputs {
                 let files = crate::tfrecord::expand_input(spec)?;
                 let ds = crate::tfrecord::read_tfrecords(&files, label_map.as_deref(), log)?;
                 out.push(Split {

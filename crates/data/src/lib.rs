@@ -11,7 +11,10 @@
 //!   seeded training augmentations.
 //! * [`loader`] batches samples: worker threads, prefetch, per-epoch seeded
 //!   shuffling, resumable at any iteration.
-//! * [`input`]: read any format into named splits ([`InputArgs`]).
+//! * [`input`]: read any format into named splits ([`InputOptions`]).
+//!
+//! The option types shared with experiment TOMLs ([`DatasetFormat`], [`OnBadSample`],
+//! [`MaskFolderSection`], [`SynthSection`]) are `mrcnn-config`'s.
 //! * [`error`]: [`DataError`], the [`OnBadSample`] policy and the [`Report`].
 
 pub mod coco;
@@ -28,14 +31,14 @@ pub mod synth;
 pub mod tfrecord;
 pub mod transforms;
 
-pub use convert::{ConvertArgs, run_convert};
+pub use convert::{ConvertOptions, convert};
 pub use error::{DataError, OnBadSample, Problem, ProblemKind, ProblemLog, Report};
-pub use input::{Format, InputArgs, Split, read_input};
+pub use input::{InputOptions, Split, read_input};
 pub use loader::{Batch, BatchStream, Loader, LoaderConfig};
-pub use mask_folder::MaskFolderArgs;
 pub use model::{Category, Dataset, ImageRecord, ImageSource, Instance};
-pub use mrcnn_eval::rle::Rle;
+pub use mrcnn_coco::Rle;
+pub use mrcnn_config::{ClassRule, DatasetFormat, MaskFolderSection, SynthSection};
 pub use sample::{Sample, load_sample};
-pub use stats::{DatasetStats, StatsArgs, dataset_stats, run_stats};
-pub use synth::{SynthArgs, run_synth};
+pub use stats::{DatasetStats, StatsOptions, dataset_stats, stats};
+pub use synth::synth;
 pub use transforms::{TransformConfig, Transforms};

@@ -22,7 +22,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use image::GrayImage;
-use mrcnn_eval::rle::Rle;
+use mrcnn_coco::Rle;
+use mrcnn_config::{ClassRule, MaskFolderSection};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -31,38 +32,9 @@ use regex::Regex;
 use crate::error::{DataError, Problem, ProblemKind, ProblemLog, Skipped};
 use crate::model::{Category, Dataset, ImageRecord, ImageSource, Instance};
 
-/// Mask-folder options (flattened into `convert`/`dataset stats`).
-#[derive(clap::Args, Debug, Clone, Default, PartialEq)]
-pub struct MaskFolderArgs {
-    /// Image folder name inside each sequence.
-    #[arg(long, default_value = "images")]
-    pub images_dir: String,
-    /// Binary instance-mask folder name inside each sequence.
-    #[arg(long, default_value = "masks")]
-    pub masks_dir: String,
-    /// Label-PNG folder name inside each sequence (used when it exists).
-    #[arg(long, default_value = "labels")]
-    pub labels_dir: String,
-    /// Class rule REGEX=CLASS, matched against the mask path relative to the
-    /// masks folder; first match wins. Repeatable.
-    #[arg(long = "class-rule", value_name = "REGEX=CLASS")]
-    pub class_rules: Vec<String>,
-    /// TOML file of rules: `[[rule]]` with `pattern = "..."`, `class = "..."`.
-    #[arg(long, value_name = "TOML")]
-    pub class_rules_file: Option<PathBuf>,
-    /// Sequences (sub-folders) that form the validation split, comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub val_folders: Vec<String>,
-    /// Else: this fraction of images, drawn with --split-seed, is validation.
-    #[arg(long, default_value_t = 0.0)]
-    pub val_fraction: f64,
-    #[arg(long, default_value_t = 0)]
-    pub split_seed: u64,
-}
-
-/// One class rule.
+/// A class rule with its pattern compiled.
 #[derive(Clone, Debug)]
-pub struct ClassRule {
+pub struct CompiledRule {
     pub pattern: Regex,
     pub class: String,
 }
@@ -70,41 +42,33 @@ pub struct ClassRule {
 #[derive(serde::Deserialize)]
 struct RuleFile {
     #[serde(default)]
-    rule: Vec<RuleEntry>,
-}
-#[derive(serde::Deserialize)]
-struct RuleEntry {
-    pattern: String,
-    class: String,
+    rule: Vec<ClassRule>,
 }
 
-/// Parse `--class-rule` strings and the rules file (file rules come after).
-pub fn parse_rules(args: &MaskFolderArgs) -> Result<Vec<ClassRule>, DataError> {
-    let mut raw: Vec<(String, String)> = Vec::new();
-    for r in &args.class_rules {
-        let Some((p, c)) = r.rsplit_once('=') else {
-            return Err(DataError::Args(format!(
-                "class rule '{r}' is not REGEX=CLASS"
-            )));
-        };
-        raw.push((p.to_string(), c.trim().to_string()));
-    }
-    if let Some(f) = &args.class_rules_file {
-        let text = std::fs::read_to_string(f).map_err(|e| DataError::io(f, e))?;
-        let rf: RuleFile =
-            toml::from_str(&text).map_err(|e| DataError::format(f, e.to_string()))?;
-        raw.extend(rf.rule.into_iter().map(|r| (r.pattern, r.class)));
-    }
-    raw.into_iter()
-        .map(|(p, c)| {
-            let pattern = Regex::new(&p)
-                .map_err(|e| DataError::Args(format!("class rule regex '{p}': {e}")))?;
-            if c.is_empty() {
-                return Err(DataError::Args(format!(
-                    "class rule '{p}' has an empty class"
+/// Reads a TOML file of rules: `[[rule]]` tables with `pattern = "..."` and `class = "..."`.
+pub fn read_class_rules_file(path: &Path) -> Result<Vec<ClassRule>, DataError> {
+    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+    let rf: RuleFile = toml::from_str(&text).map_err(|e| DataError::format(path, e.to_string()))?;
+    Ok(rf.rule)
+}
+
+/// Compiles the rules' patterns (regular expressions matched against the mask path relative to
+/// the masks folder); an error names the rule.
+pub fn compile_rules(rules: &[ClassRule]) -> Result<Vec<CompiledRule>, DataError> {
+    rules
+        .iter()
+        .map(|r| {
+            let pattern = Regex::new(&r.pattern).map_err(|e| {
+                DataError::Options(format!("class rule regex '{}': {e}", r.pattern))
+            })?;
+            let class = r.class.trim().to_string();
+            if class.is_empty() {
+                return Err(DataError::Options(format!(
+                    "class rule '{}' has an empty class",
+                    r.pattern
                 )));
             }
-            Ok(ClassRule { pattern, class: c })
+            Ok(CompiledRule { pattern, class })
         })
         .collect()
 }
@@ -195,11 +159,11 @@ fn read_u16(path: &Path, need_values: bool) -> Result<(u32, u32, Vec<u16>), Stri
 /// Read `root` (see the module docs).
 pub fn read_mask_folder(
     root: &Path,
-    args: &MaskFolderArgs,
+    args: &MaskFolderSection,
     label_map: Option<&[Category]>,
     log: &mut ProblemLog,
 ) -> Result<MaskFolderData, DataError> {
-    let rules = parse_rules(args)?;
+    let rules = compile_rules(&args.class_rules)?;
     let mut names = Names {
         fixed: label_map.is_some(),
         cats: label_map.map(<[Category]>::to_vec).unwrap_or_default(),
@@ -227,8 +191,8 @@ pub fn read_mask_folder(
     }
     for v in &args.val_folders {
         if !seqs.iter().any(|(n, _)| n == v) {
-            return Err(DataError::Args(format!(
-                "--val-folders: no sequence '{v}' under {}",
+            return Err(DataError::Options(format!(
+                "validation folder '{v}': no such sequence under {}",
                 root.display()
             )));
         }
@@ -283,7 +247,10 @@ pub fn read_mask_folder(
     }
     if args.val_folders.is_empty() && args.val_fraction > 0.0 {
         if args.val_fraction >= 1.0 {
-            return Err(DataError::Args("--val-fraction must be below 1".into()));
+            return Err(DataError::Options(format!(
+                "validation fraction {}: it must be below 1",
+                args.val_fraction
+            )));
         }
         let n_val = (all.len() as f64 * args.val_fraction).round() as usize;
         let mut idx: Vec<usize> = (0..all.len()).collect();
@@ -336,7 +303,7 @@ fn stem_dir(p: &Path) -> String {
 fn read_instance_pngs(
     masks_dir: &Path,
     images: &mut BTreeMap<String, ImageRecord>,
-    rules: &[ClassRule],
+    rules: &[CompiledRule],
     names: &mut Names,
     log: &mut ProblemLog,
 ) -> Result<usize, DataError> {

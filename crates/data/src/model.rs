@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use mrcnn_eval::rle::Rle;
+use mrcnn_coco::Rle;
 
 use crate::error::DataError;
 

@@ -4,16 +4,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::error::{DataError, ProblemLog, Report, Skipped};
-use crate::input::{InputArgs, read_input};
+use crate::input::{InputOptions, read_input};
 use crate::model::Dataset;
 
-/// Arguments of `mrcnn dataset stats`.
-#[derive(clap::Args, Debug, Clone, PartialEq)]
-pub struct StatsArgs {
-    #[command(flatten)]
-    pub input: InputArgs,
+/// What `dataset stats` reads.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StatsOptions {
+    pub input: InputOptions,
     /// Decode every image and mask (finds corrupt files; slower).
-    #[arg(long)]
     pub check_images: bool,
 }
 
@@ -101,7 +99,7 @@ impl fmt::Display for DatasetStats {
 }
 
 /// Read the input, optionally decode every sample, and report statistics per split.
-pub fn run_stats(args: &StatsArgs) -> Result<Report, DataError> {
+pub fn stats(args: &StatsOptions) -> Result<Report, DataError> {
     let mut log = ProblemLog::new(args.input.on_bad_sample);
     let mut report = Report::default();
     let splits = read_input(&args.input, &mut log, &mut report.lines)?;

@@ -14,63 +14,14 @@
 //! Every image depends only on (seed, split, index): `--train 10` gives the
 //! first ten images of `--train 1000`.
 
-use std::path::PathBuf;
-
 use image::{Rgb, RgbImage};
-use mrcnn_eval::rle::Rle;
+use mrcnn_coco::Rle;
+use mrcnn_config::SynthSection;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{DataError, Report};
 use crate::model::{Category, Dataset, ImageRecord, ImageSource, Instance};
-
-/// Arguments of `mrcnn synth`.
-#[derive(clap::Args, Debug, Clone, PartialEq)]
-pub struct SynthArgs {
-    /// Output folder.
-    #[arg(long, default_value = "data/shapes")]
-    pub out: PathBuf,
-    /// Number of training images.
-    #[arg(long, default_value_t = 200)]
-    pub train: usize,
-    /// Number of validation images.
-    #[arg(long, default_value_t = 50)]
-    pub val: usize,
-    /// Image width in pixels.
-    #[arg(long, default_value_t = 128)]
-    pub width: u32,
-    /// Image height in pixels.
-    #[arg(long, default_value_t = 128)]
-    pub height: u32,
-    /// Fewest shapes painted per image (before occlusion drops).
-    #[arg(long, default_value_t = 1)]
-    pub min_shapes: usize,
-    /// Most shapes painted per image.
-    #[arg(long, default_value_t = 4)]
-    pub max_shapes: usize,
-    /// Shapes with fewer visible pixels are removed.
-    #[arg(long, default_value_t = 40)]
-    pub min_area: u64,
-    /// Random seed.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-}
-
-impl Default for SynthArgs {
-    fn default() -> Self {
-        SynthArgs {
-            out: PathBuf::from("data/shapes"),
-            train: 200,
-            val: 50,
-            width: 128,
-            height: 128,
-            min_shapes: 1,
-            max_shapes: 4,
-            min_area: 40,
-            seed: 0,
-        }
-    }
-}
 
 /// Class names in label order (ids 1, 2, 3).
 pub const SHAPE_CLASSES: [&str; 3] = ["circle", "rectangle", "triangle"];
@@ -165,7 +116,7 @@ fn rasterize(shapes: &[Shape], w: u32, h: u32) -> Vec<u16> {
 }
 
 /// One synthetic image and its instances `(label, row-major 0/1 mask)`.
-pub fn synth_image(args: &SynthArgs, split: u64, index: u64) -> (RgbImage, Vec<(u32, Vec<u8>)>) {
+pub fn synth_image(args: &SynthSection, split: u64, index: u64) -> (RgbImage, Vec<(u32, Vec<u8>)>) {
     let (w, h) = (args.width.max(1), args.height.max(1));
     let seed = args
         .seed
@@ -173,8 +124,7 @@ pub fn synth_image(args: &SynthArgs, split: u64, index: u64) -> (RgbImage, Vec<(
         .wrapping_add(split.wrapping_mul(0xD1B5_4A32_D192_ED03))
         .wrapping_add(index);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let lo = args.min_shapes.min(args.max_shapes);
-    let n = rng.random_range(lo..=args.max_shapes);
+    let n = rng.random_range(args.min_objects..=args.max_objects);
     let mut shapes: Vec<(Shape, [u8; 3])> = (0..n)
         .map(|_| {
             let s = random_shape(&mut rng, w, h);
@@ -224,7 +174,12 @@ pub fn synth_image(args: &SynthArgs, split: u64, index: u64) -> (RgbImage, Vec<(
 }
 
 /// Generate one split in memory, writing its PNGs under `<out>/images/<split>/`.
-fn synth_split(args: &SynthArgs, name: &str, split: u64, n: usize) -> Result<Dataset, DataError> {
+fn synth_split(
+    args: &SynthSection,
+    name: &str,
+    split: u64,
+    n: usize,
+) -> Result<Dataset, DataError> {
     let dir = args.out.join("images").join(name);
     std::fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
     let mut ds = Dataset {
@@ -264,15 +219,37 @@ pub fn shape_categories() -> Vec<Category> {
         .collect()
 }
 
+/// Largest synthetic image side: a 16384 x 16384 RGB image is 768 MB already.
+pub const MAX_SIDE: u32 = 16384;
+
 /// Write the synthetic dataset; the report lists the files and counts.
-pub fn run_synth(args: &SynthArgs) -> Result<Report, DataError> {
-    if args.width < 8 || args.height < 8 || args.max_shapes == 0 || args.max_shapes > 1000 {
-        return Err(DataError::Args(
-            "need --width/--height ≥ 8 and 1 ≤ --max-shapes ≤ 1000".into(),
+pub fn synth(args: &SynthSection) -> Result<Report, DataError> {
+    let side = 8..=MAX_SIDE;
+    if !side.contains(&args.width) || !side.contains(&args.height) {
+        return Err(DataError::Options(format!(
+            "image size {}x{}: width and height must be in 8..={MAX_SIDE}",
+            args.width, args.height
+        )));
+    }
+    if args.max_objects == 0 || args.max_objects > 1000 {
+        return Err(DataError::Options(format!(
+            "at most {} objects per image: use 1..=1000",
+            args.max_objects
+        )));
+    }
+    if args.min_objects > args.max_objects {
+        return Err(DataError::Options(format!(
+            "at least {} and at most {} objects per image: the least must not exceed the most",
+            args.min_objects, args.max_objects
+        )));
+    }
+    if args.train_images + args.val_images == 0 {
+        return Err(DataError::Options(
+            "0 training and 0 validation images: nothing to make".into(),
         ));
     }
     let mut report = Report::default();
-    for (split, (name, n)) in [("train", args.train), ("val", args.val)]
+    for (split, (name, n)) in [("train", args.train_images), ("val", args.val_images)]
         .into_iter()
         .enumerate()
     {

@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
 use mrcnn_data::coco::{read_coco, read_coco_str};
-use mrcnn_data::mask_folder::{MaskFolderArgs, read_mask_folder, save_binary_mask};
+use mrcnn_data::mask_folder::{read_mask_folder, save_binary_mask};
 use mrcnn_data::tfrecord::{
     Example, Feature, encode_example, read_tfrecords, write_record, write_tfrecords,
 };
 use mrcnn_data::{
-    Category, DataError, Format, InputArgs, OnBadSample, ProblemKind, ProblemLog, StatsArgs,
-    run_stats,
+    Category, ClassRule, DataError, DatasetFormat, InputOptions, MaskFolderSection, OnBadSample,
+    ProblemKind, ProblemLog, StatsOptions, stats,
 };
 use serde_json::{Value, json};
 
@@ -158,25 +158,25 @@ fn corrupt_and_truncated_images() {
         "categories": [{"id": 1, "name": "x"}], "annotations": [],
     });
     std::fs::write(dir.path().join("d.json"), text.to_string()).unwrap();
-    let args = |p| StatsArgs {
-        input: InputArgs {
-            from: Format::Coco,
-            input: vec![dir.path().join("d.json").display().to_string()],
+    let args = |p| StatsOptions {
+        input: InputOptions {
+            format: DatasetFormat::Coco,
+            inputs: vec![dir.path().join("d.json").display().to_string()],
             images: None,
             label_map: None,
             on_bad_sample: p,
-            mask_folder: MaskFolderArgs::default(),
+            mask_folder: MaskFolderSection::default(),
         },
         check_images: true,
     };
-    match run_stats(&args(OnBadSample::Error)) {
+    match stats(&args(OnBadSample::Error)) {
         Err(DataError::BadSample(p)) => {
             assert_eq!(p.kind, ProblemKind::CorruptImage);
             assert_eq!(p.record, Some(1));
         }
         other => panic!("{other:?}"),
     }
-    let r = run_stats(&args(OnBadSample::Skip)).unwrap();
+    let r = stats(&args(OnBadSample::Skip)).unwrap();
     assert_eq!(r.skipped_images, 2);
     assert!(
         r.problems
@@ -346,11 +346,14 @@ fn mask_folder_problems() {
         .unwrap();
     let full = vec![1u8; 48];
     save_binary_mask(&root.join("masks/tool/f0.png"), &full, 8, 6).unwrap();
-    let args = MaskFolderArgs {
-        class_rules: vec!["tool=tool".into()],
+    let args = MaskFolderSection {
+        class_rules: vec![ClassRule {
+            pattern: "tool".into(),
+            class: "tool".into(),
+        }],
         ..Default::default()
     };
-    let args = MaskFolderArgs {
+    let args = MaskFolderSection {
         images_dir: "images".into(),
         masks_dir: "masks".into(),
         labels_dir: "labels".into(),

@@ -4,8 +4,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mrcnn_data::SynthSection;
 use mrcnn_data::coco::read_coco;
-use mrcnn_data::synth::{SynthArgs, run_synth};
+use mrcnn_data::synth::synth;
 use mrcnn_data::transforms::ColorJitter;
 use mrcnn_data::{
     Batch, BatchStream, Dataset, Loader, LoaderConfig, OnBadSample, ProblemKind, ProblemLog,
@@ -14,18 +15,18 @@ use mrcnn_data::{
 
 /// `n` synthetic `w`x`h` PNGs with masks, read back through the COCO reader.
 fn shapes(dir: &Path, n: usize, w: u32, h: u32) -> Dataset {
-    let args = SynthArgs {
+    let args = SynthSection {
         out: dir.to_path_buf(),
-        train: n,
-        val: 0,
+        train_images: n,
+        val_images: 0,
         width: w,
         height: h,
-        min_shapes: 1,
-        max_shapes: 3,
+        min_objects: 1,
+        max_objects: 3,
         min_area: 20,
         seed: 11,
     };
-    run_synth(&args).unwrap();
+    synth(&args).unwrap();
     let mut log = ProblemLog::new(OnBadSample::Error);
     read_coco(&dir.join("train.json"), &dir.join("images"), &mut log).unwrap()
 }

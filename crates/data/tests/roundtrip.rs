@@ -4,8 +4,11 @@ use std::path::Path;
 
 use image::{Rgb, RgbImage};
 use mrcnn_data::coco::read_coco;
-use mrcnn_data::mask_folder::{MaskFolderArgs, read_mask_folder, save_binary_mask};
-use mrcnn_data::{ConvertArgs, Dataset, Format, InputArgs, OnBadSample, ProblemLog, run_convert};
+use mrcnn_data::mask_folder::{read_mask_folder, save_binary_mask};
+use mrcnn_data::{
+    ClassRule, ConvertOptions, Dataset, DatasetFormat, InputOptions, MaskFolderSection,
+    OnBadSample, ProblemLog, convert,
+};
 
 const W: u32 = 40;
 const H: u32 = 30;
@@ -40,21 +43,28 @@ fn make_mask_folder(root: &Path) {
     m("seq2/masks/a/grasper_2.png", rect(5, 5, 6, 25));
 }
 
-fn mf_args() -> MaskFolderArgs {
-    MaskFolderArgs {
+fn rule(pattern: &str, class: &str) -> ClassRule {
+    ClassRule {
+        pattern: pattern.into(),
+        class: class.into(),
+    }
+}
+
+fn mf_args() -> MaskFolderSection {
+    MaskFolderSection {
         images_dir: "images".into(),
         masks_dir: "masks".into(),
         labels_dir: "labels".into(),
-        class_rules: vec!["(?i)grasper=grasper".into(), "(?i)needle=needle".into()],
+        class_rules: vec![rule("(?i)grasper", "grasper"), rule("(?i)needle", "needle")],
         val_folders: vec!["seq2".into()],
         ..Default::default()
     }
 }
 
-fn input(from: Format, input: Vec<String>) -> InputArgs {
-    InputArgs {
-        from,
-        input,
+fn input(format: DatasetFormat, inputs: Vec<String>) -> InputOptions {
+    InputOptions {
+        format,
+        inputs,
         images: None,
         label_map: None,
         on_bad_sample: OnBadSample::Error,
@@ -97,9 +107,9 @@ fn mask_folder_to_tfrecord_to_coco() {
     );
 
     let tf = tmp.path().join("tf");
-    let r = run_convert(&ConvertArgs {
-        input: input(Format::MaskFolder, vec![root.display().to_string()]),
-        to: Format::Tfrecord,
+    let r = convert(&ConvertOptions {
+        input: input(DatasetFormat::MaskFolder, vec![root.display().to_string()]),
+        to: DatasetFormat::Tfrecord,
         out: tf.clone(),
         shards: 2,
     })
@@ -110,16 +120,16 @@ fn mask_folder_to_tfrecord_to_coco() {
 
     let coco = tmp.path().join("coco");
     let mut args = input(
-        Format::Tfrecord,
+        DatasetFormat::Tfrecord,
         vec![
             format!("{}/train.tfrecord@2", tf.display()),
             format!("{}/val.tfrecord-*", tf.display()),
         ],
     );
     args.label_map = Some(tf.join("label_map.pbtxt"));
-    run_convert(&ConvertArgs {
+    convert(&ConvertOptions {
         input: args,
-        to: Format::Coco,
+        to: DatasetFormat::Coco,
         out: coco.clone(),
         shards: 1,
     })
@@ -177,7 +187,7 @@ fn label_pngs_with_sidecar_and_fraction_split() {
         )
         .unwrap();
     }
-    let args = MaskFolderArgs {
+    let args = MaskFolderSection {
         val_fraction: 0.3,
         split_seed: 1,
         ..mf_args()
@@ -185,7 +195,7 @@ fn label_pngs_with_sidecar_and_fraction_split() {
     let mut log = ProblemLog::new(OnBadSample::Error);
     let d = read_mask_folder(
         root,
-        &MaskFolderArgs {
+        &MaskFolderSection {
             val_folders: vec![],
             ..args
         },

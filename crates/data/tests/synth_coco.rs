@@ -1,18 +1,19 @@
 //! `synth` writes a COCO dataset that the COCO reader reads back exactly.
 
+use mrcnn_data::SynthSection;
 use mrcnn_data::coco::read_coco;
-use mrcnn_data::synth::{SynthArgs, run_synth, synth_image};
+use mrcnn_data::synth::{synth, synth_image};
 use mrcnn_data::{OnBadSample, ProblemLog, load_sample};
 
-fn args(out: &std::path::Path) -> SynthArgs {
-    SynthArgs {
+fn args(out: &std::path::Path) -> SynthSection {
+    SynthSection {
         out: out.to_path_buf(),
-        train: 6,
-        val: 3,
+        train_images: 6,
+        val_images: 3,
         width: 64,
         height: 48,
-        min_shapes: 2,
-        max_shapes: 5,
+        min_objects: 2,
+        max_objects: 5,
         min_area: 30,
         seed: 7,
     }
@@ -22,7 +23,7 @@ fn args(out: &std::path::Path) -> SynthArgs {
 fn synth_then_read_coco() {
     let dir = tempfile::tempdir().unwrap();
     let a = args(dir.path());
-    let report = run_synth(&a).unwrap();
+    let report = synth(&a).unwrap();
     assert!(report.problems.is_empty());
     for (split, n) in [("train", 6), ("val", 3)] {
         let mut log = ProblemLog::new(OnBadSample::Error);
@@ -63,8 +64,8 @@ fn synth_then_read_coco() {
 #[test]
 fn synth_is_deterministic() {
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    run_synth(&args(d1.path())).unwrap();
-    run_synth(&args(d2.path())).unwrap();
+    synth(&args(d1.path())).unwrap();
+    synth(&args(d2.path())).unwrap();
     for f in [
         "train.json",
         "val.json",

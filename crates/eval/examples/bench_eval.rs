@@ -3,12 +3,12 @@
 //!
 //! `cargo run --release -p mrcnn-eval --example bench_eval -- [n_images=5000] [dets_per_image=100]`
 
+#![allow(clippy::print_stdout)]
+
 use std::time::Instant;
 
-use mrcnn_eval::{
-    CocoCategory, CocoGt, CocoImage, Detection, GtAnnotation, IouType, Rle, Segmentation, evaluate,
-    results_to_json,
-};
+use mrcnn_coco::{Category, GtAnnotation, Image, results_to_json};
+use mrcnn_eval::{CocoGt, Detection, IouType, Rle, Segmentation, evaluate};
 
 struct SplitMix64(u64);
 
@@ -37,9 +37,10 @@ fn generate(n_images: usize, per_image: usize) -> (CocoGt, Vec<Detection>) {
     let mut rng = SplitMix64(2024);
     let mut gt = CocoGt {
         categories: (1..=N_CATS as i64)
-            .map(|id| CocoCategory {
+            .map(|id| Category {
                 id,
                 name: format!("cat{id}"),
+                supercategory: None,
             })
             .collect(),
         ..Default::default()
@@ -51,7 +52,7 @@ fn generate(n_images: usize, per_image: usize) -> (CocoGt, Vec<Detection>) {
         let w = 400 + (rng.uniform() * 200.0) as u32;
         let (hf, wf) = (h as f64, w as f64);
         let image_id = i as i64 + 1;
-        gt.images.push(CocoImage {
+        gt.images.push(Image {
             id: image_id,
             height: h,
             width: w,
@@ -118,7 +119,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t0.elapsed().as_secs_f64()
     );
     // Results go through JSON, as a results file would (parsing is timed).
-    let json = serde_json::to_string(&results_to_json(&dets))?;
+    let json = results_to_json(&dets);
     drop(dets);
     let t0 = Instant::now();
     let dets = gt.load_results_str(&json)?;

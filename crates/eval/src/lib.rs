@@ -1,10 +1,11 @@
 //! mrcnn-eval: COCO masks and metrics in pure Rust, numerically identical to
 //! pycocotools (2.0.x).
 //!
-//! * [`rle`]: run-length encoded masks (`maskApi.c`): encode/decode, area,
-//!   boxes, compressed strings, polygon rasterisation, merge, IoU.
-//! * [`dataset`]: ground-truth and results JSON loading.
-//! * [`coco_eval`]: COCOeval for `bbox` and `segm` ([`evaluate`]).
+//! * [`coco_eval`]: COCOeval for `bbox` and `segm` ([`evaluate`]) on a ground truth and results
+//!   read with `mrcnn-coco` (re-exported here: [`CocoGt`], [`Detection`]).
+//! * [`report`]: per-category tables and `metrics.json`.
+//!
+//! Pictures of the results (precision-recall curves) are drawn by `mrcnn-draw`.
 //!
 //! ```no_run
 //! use mrcnn_eval::{CocoGt, IouType, evaluate};
@@ -17,25 +18,15 @@
 
 mod accumulate;
 pub mod coco_eval;
-pub mod dataset;
-pub mod draw;
 mod error;
-pub mod font;
 mod matching;
-pub mod output;
 pub mod params;
-pub mod plot;
-mod polygon;
-pub mod pr_curves;
 mod prepare;
 pub mod report;
-pub mod rle;
+mod result;
 mod summary;
-pub mod training_log;
 
-pub use coco_eval::{CategoryStats, EvalResult, IouType, SimpleStats, evaluate};
-pub use dataset::{
-    CocoCategory, CocoGt, CocoImage, Detection, GtAnnotation, Segmentation, results_to_json,
-};
+pub use coco_eval::evaluate;
 pub use error::EvalError;
-pub use rle::{Rle, RleError, bbox_iou, iou};
+pub use mrcnn_coco::{CocoGt, Detection, Rle, Segmentation};
+pub use result::{CategoryStats, EvalResult, IouType, SimpleStats};

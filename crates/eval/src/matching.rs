@@ -5,10 +5,10 @@
 //! IoU threshold, detections (highest score first) greedily take the best
 //! still-free gt, preferring non-ignored gts, exactly as evaluateImg's loops.
 
-use crate::coco_eval::IouType;
 use crate::params::{A, M, MAX_DETS, T, iou_thrs, outside, score_order};
 use crate::prepare::{Cell, Prepared};
-use crate::rle::{bb_iou_pair, rle_iou_with_boxes};
+use crate::result::IouType;
+use mrcnn_coco::rle::{bb_iou_pair, rle_iou_with_boxes};
 
 /// The detection is matched to a gt whose id is nonzero (`dtm != 0`).
 pub(crate) const MATCHED: u8 = 1;

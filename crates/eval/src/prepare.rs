@@ -15,10 +15,10 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::coco_eval::IouType;
-use crate::dataset::{CocoGt, Detection};
+use mrcnn_coco::{CocoGt, Detection, Rle, Segmentation};
+
 use crate::error::EvalError;
-use crate::rle::Rle;
+use crate::result::IouType;
 
 /// One gt or dt object as evaluation sees it.
 pub(crate) struct Obj<'a> {
@@ -208,9 +208,9 @@ pub(crate) fn prepare<'a>(
 }
 
 /// COCO.annToRLE for a result's mask: borrow RLEs, rasterise polygons.
-fn segm_rle(s: &crate::dataset::Segmentation, h: u32, w: u32) -> Cow<'_, Rle> {
+fn segm_rle(s: &Segmentation, h: u32, w: u32) -> Cow<'_, Rle> {
     match s {
-        crate::dataset::Segmentation::Rle(r) => Cow::Borrowed(r),
-        crate::dataset::Segmentation::Polygons(p) => Cow::Owned(Rle::from_polygons(p, h, w)),
+        Segmentation::Rle(r) => Cow::Borrowed(r),
+        Segmentation::Polygons(p) => Cow::Owned(Rle::from_polygons(p, h, w)),
     }
 }

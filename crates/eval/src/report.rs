@@ -11,9 +11,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::coco_eval::{EvalResult, SimpleStats};
-use crate::output::{ReportError, write_atomic};
+use crate::error::EvalError;
 use crate::params::{A, R, T};
+use crate::result::{EvalResult, SimpleStats};
 
 /// Index of maxDets = 100 in `MAX_DETS`.
 const M100: usize = 2;
@@ -162,8 +162,8 @@ impl MetricsReport {
         for r in results {
             let v = Some(IouTypeMetrics::from_result(r));
             match r.iou_type {
-                crate::IouType::Bbox => m.bbox = v,
-                crate::IouType::Segm => m.segm = v,
+                crate::result::IouType::Bbox => m.bbox = v,
+                crate::result::IouType::Segm => m.segm = v,
             }
         }
         m
@@ -295,11 +295,13 @@ pub fn per_class_table(r: &EvalResult) -> String {
 /// areas < 32², 32²..96², > 96²; AR1/10/100 by detections per image). `per_category` is
 /// [`per_class_metrics`], sorted by category id. `at_iou_0_5` is [`SimpleStats`]. As in
 /// pycocotools, -1 means "no ground truth for this setting". Numbers are full f64 precision.
-pub fn write_metrics_json(path: &Path, results: &[EvalResult]) -> Result<(), ReportError> {
+pub fn write_metrics_json(path: &Path, results: &[EvalResult]) -> Result<(), EvalError> {
     let report = MetricsReport::from_results(results);
-    let text = serde_json::to_string_pretty(&report).map_err(|e| ReportError::Invalid {
-        what: path.display().to_string(),
-        msg: e.to_string(),
-    })?;
-    write_atomic(path, format!("{text}\n").as_bytes())
+    let text = serde_json::to_string_pretty(&report).expect("the metrics report serialises");
+    mrcnn_coco::files::write_atomic(path, format!("{text}\n").as_bytes()).map_err(|source| {
+        EvalError::Write {
+            path: path.display().to_string(),
+            source,
+        }
+    })
 }

@@ -2,8 +2,8 @@
 //! table in pycocotools' format.
 
 use crate::accumulate::Accumulated;
-use crate::coco_eval::{CategoryStats, EvalResult, SimpleStats};
 use crate::params::{AREA_LBL, MAX_DETS, R, T};
+use crate::result::{CategoryStats, EvalResult, SimpleStats};
 
 /// Mean of the entries > -1 (`np.mean(s[s>-1])`), -1 if there are none.
 fn mean_valid(vals: impl Iterator<Item = f64>) -> f64 {

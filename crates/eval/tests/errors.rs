@@ -1,6 +1,6 @@
 //! Bad input gives an error that names what and where, never a panic.
 
-use mrcnn_eval::{CocoGt, Detection, EvalError, IouType, Rle, Segmentation, evaluate};
+use mrcnn_eval::{CocoGt, Detection, IouType, Rle, Segmentation, evaluate};
 
 const GT: &str = r#"{
   "images": [{"id": 1, "height": 10, "width": 10}, {"id": 2, "height": 20, "width": 8}],
@@ -21,7 +21,7 @@ fn gt() -> CocoGt {
 fn malformed_json_names_position() {
     let e = CocoGt::from_json_str("{\"images\": [}").unwrap_err();
     let msg = e.to_string();
-    assert!(matches!(e, EvalError::Json { .. }), "{msg}");
+    assert!(matches!(e, mrcnn_coco::CocoError::Json { .. }), "{msg}");
     assert!(
         msg.contains("ground truth") && msg.contains("line 1"),
         "{msg}"

@@ -7,4 +7,4 @@ pub mod loss;
 pub mod paste;
 
 pub use head::{MaskHead, MaskPredictor};
-pub use paste::paste_masks_in_image;
+pub use paste::{PastedMask, paste_mask_region, paste_masks_in_image};

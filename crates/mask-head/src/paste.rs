@@ -42,9 +42,41 @@ pub fn resize_bilinear(
     out
 }
 
+/// One mask pasted into its image, kept only where it can be non-zero: the probabilities of
+/// the pixels of its (expanded, clipped) box, `x, y, width, height` in image pixels. Zero
+/// everywhere else, so a prediction keeps this (or less) instead of a full-image map.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PastedMask {
+    pub x: usize,
+    pub y: usize,
+    pub width: usize,
+    pub height: usize,
+    /// Row-major `height x width`.
+    pub probs: Vec<f32>,
+}
+
+impl PastedMask {
+    /// The full row-major `im_h x im_w` map (zeros outside the region).
+    pub fn to_full(&self, im_h: usize, im_w: usize) -> Vec<f32> {
+        let mut out = vec![0.0f32; im_h * im_w];
+        for r in 0..self.height {
+            let start = (self.y + r) * im_w + self.x;
+            out[start..start + self.width]
+                .copy_from_slice(&self.probs[r * self.width..(r + 1) * self.width]);
+        }
+        out
+    }
+}
+
 /// Pastes one `m x m` probability mask for `bbox` (original image coordinates) into an
-/// `im_h x im_w` row-major map of probabilities.
-pub fn paste_mask(mask: &[f32], m: usize, bbox: &BoxXyxy, im_h: usize, im_w: usize) -> Vec<f32> {
+/// `im_h x im_w` image; returns the region it covers.
+pub fn paste_mask_region(
+    mask: &[f32],
+    m: usize,
+    bbox: &BoxXyxy,
+    im_h: usize,
+    im_w: usize,
+) -> PastedMask {
     const PAD: usize = 1;
     let mp = m + 2 * PAD;
     let mut padded = vec![0.0f32; mp * mp];
@@ -66,20 +98,34 @@ pub fn paste_mask(mask: &[f32], m: usize, bbox: &BoxXyxy, im_h: usize, im_w: usi
     ];
     let w = (b[2] - b[0] + 1).max(1) as usize;
     let h = (b[3] - b[1] + 1).max(1) as usize;
-    let resized = resize_bilinear(&padded, mp, mp, h, w);
-    let mut out = vec![0.0f32; im_h * im_w];
     let x0 = b[0].max(0);
     let x1 = (b[2] + 1).min(im_w as i64);
     let y0 = b[1].max(0);
     let y1 = (b[3] + 1).min(im_h as i64);
+    if x1 <= x0 || y1 <= y0 {
+        return PastedMask::default();
+    }
+    let resized = resize_bilinear(&padded, mp, mp, h, w);
+    let (rw, rh) = ((x1 - x0) as usize, (y1 - y0) as usize);
+    let mut probs = Vec::with_capacity(rw * rh);
     for y in y0..y1 {
         let sy = (y - b[1]) as usize;
-        for x in x0..x1 {
-            let sx = (x - b[0]) as usize;
-            out[y as usize * im_w + x as usize] = resized[sy * w + sx];
-        }
+        let row = sy * w + (x0 - b[0]) as usize;
+        probs.extend_from_slice(&resized[row..row + rw]);
     }
-    out
+    PastedMask {
+        x: x0 as usize,
+        y: y0 as usize,
+        width: rw,
+        height: rh,
+        probs,
+    }
+}
+
+/// Pastes one `m x m` probability mask for `bbox` (original image coordinates) into an
+/// `im_h x im_w` row-major map of probabilities (torchvision's `paste_mask_in_image`).
+pub fn paste_mask(mask: &[f32], m: usize, bbox: &BoxXyxy, im_h: usize, im_w: usize) -> Vec<f32> {
+    paste_mask_region(mask, m, bbox, im_h, im_w).to_full(im_h, im_w)
 }
 
 /// Pastes every mask (`masks[i]` is `m x m`); returns one `im_h x im_w` map per detection.
@@ -105,6 +151,29 @@ mod tests {
     fn resize_identity() {
         let src: Vec<f32> = (0..12).map(|v| v as f32).collect();
         assert_eq!(resize_bilinear(&src, 3, 4, 3, 4), src);
+    }
+
+    #[test]
+    fn regions_hold_every_non_zero_pixel() {
+        let mask: Vec<f32> = (0..28 * 28).map(|v| (v % 7) as f32 / 7.0 + 0.01).collect();
+        for b in [
+            [10.0, 10.0, 40.0, 30.0],
+            [-5.0, 3.0, 12.5, 60.0],
+            [55.0, 45.0, 70.0, 52.0],
+            [100.0, 100.0, 120.0, 110.0],
+        ] {
+            let r = paste_mask_region(&mask, 28, &b, 50, 60);
+            let full = r.to_full(50, 60);
+            let outside: f32 = full.iter().sum::<f32>() - r.probs.iter().sum::<f32>();
+            assert!(outside.abs() < 1e-3, "{b:?}");
+            assert_eq!(r.probs.len(), r.width * r.height);
+            assert!(r.x + r.width <= 60 && r.y + r.height <= 50);
+        }
+        assert_eq!(
+            paste_mask_region(&mask, 28, &[100.0, 100.0, 120.0, 110.0], 50, 60),
+            PastedMask::default(),
+            "a box outside the image covers nothing"
+        );
     }
 
     #[test]

@@ -7,10 +7,12 @@
 //! ```
 //! Prints one JSON line: median seconds over the repeats after one warm-up, detections, peak RSS.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use burn::prelude::*;
-use mrcnn_core::ModelConfig;
-use mrcnn_core::testing::Fixture;
+use mrcnn_config::ModelConfig;
 use mrcnn_model::{ImageInput, MaskRcnn, load_torchvision_weights};
+use mrcnn_testing::Fixture;
 use std::path::Path;
 use std::time::Instant;
 
@@ -32,10 +34,8 @@ fn main() {
     }
     let dir = Path::new(&args[1]);
     let size = &args[2];
-    let device = match args.get(3).map(String::as_str) {
-        Some("wgpu") => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
-        _ => Device::flex(),
-    };
+    let device = mrcnn_core::device_by_name(args.get(3).map_or("cpu", String::as_str))
+        .unwrap_or_else(|e| panic!("{e}"));
     let repeats: usize = args.get(4).and_then(|r| r.parse().ok()).unwrap_or(3);
     let (h, w) = size
         .split_once('x')
@@ -73,6 +73,11 @@ fn main() {
     for i in 0..=repeats {
         let t0 = Instant::now();
         let p = model.predict(std::slice::from_ref(&input));
+        // torchvision's time includes pasting every mask into the image: do the same work.
+        let pasted: usize = (0..p[0].len())
+            .map(|d| p[0].pasted_mask(d).probs.len())
+            .sum();
+        std::hint::black_box(pasted);
         device.sync().ok();
         let dt = t0.elapsed().as_secs_f64();
         dets = p[0].boxes.len();
@@ -94,7 +99,7 @@ fn main() {
         let expected: Vec<_> = (0..eb.len())
             .map(|k| (eb[k], el[k] as usize, es[k]))
             .collect();
-        let (missing, extra, worst) = mrcnn_core::testing::match_boxes(&got, &expected, 1e-2);
+        let (missing, extra, worst) = mrcnn_testing::match_boxes(&got, &expected, 1e-2);
         let hw = h * w;
         let em = reference.f32("masks");
         let mut mask_diff = 0.0f32;
@@ -103,7 +108,11 @@ fn main() {
                 .iter()
                 .position(|g| g.1 == e.1 && (0..4).all(|c| (g.0[c] - e.0[c]).abs() <= 1e-2))
             {
-                for (a, b) in p.masks[j].iter().zip(&em[k * hw..(k + 1) * hw]) {
+                for (a, b) in p
+                    .mask_probabilities(j)
+                    .iter()
+                    .zip(&em[k * hw..(k + 1) * hw])
+                {
                     mask_diff = mask_diff.max((a - b).abs());
                 }
             }
@@ -145,13 +154,20 @@ fn main() {
     lap("rpn head", &mut stages);
     let props = model.proposals(&batch, &rpn, false);
     lap("proposals", &mut stages);
-    let rois = mrcnn_model::mask_rcnn::rois_of(&props);
-    let out = model.box_branch(&feats, &rois);
-    let d = model.detections(&batch, &props, &out);
+    let props: Vec<Vec<_>> = props.into_iter().map(|p| p.boxes).collect();
+    let rois = mrcnn_roi_heads::rois_of(&props);
+    let out = model.roi_heads.box_branch(&feats, &rois, &model.config);
+    let d = model
+        .roi_heads
+        .detections(&batch.image_sizes, &props, &out, &model.config);
     lap("box branch", &mut stages);
-    let m = model.mask_probs(&feats, &d);
+    let m = model.roi_heads.mask_probs(&feats, &d, &model.config);
     lap("mask branch", &mut stages);
-    let _ = model.postprocess(&batch, d, m);
+    let p = model.postprocess(&batch, d, m);
+    let pasted: usize = (0..p[0].len())
+        .map(|d| p[0].pasted_mask(d).probs.len())
+        .sum();
+    std::hint::black_box(pasted);
     lap("paste", &mut stages);
     eprintln!("stages: {stages:?}");
 

@@ -1,25 +1,16 @@
-//! The assembled model. Inference runs the stages in torchvision's order; each stage is a
-//! public method so the parity tests can compare them one by one.
+//! The assembled model (torchvision's `MaskRCNN` / `GeneralizedRCNN`): transform, backbone with
+//! FPN, RPN, ROI heads. Inference runs the stages in torchvision's order; each stage is a public
+//! method (the ROI heads' stages are `roi_heads`' own) so the parity tests can compare them one
+//! by one.
 
+use crate::prediction::Prediction;
 use crate::transform::{self, ImageInput, ImageList};
 use burn::prelude::*;
-use burn::tensor::activation::{sigmoid, softmax};
 use mrcnn_backbone::BackboneWithFpn;
-use mrcnn_core::roi_align::Roi;
-use mrcnn_core::{BoxXyxy, ModelConfig, boxes, host, poolers};
-use mrcnn_mask_head::{MaskHead, MaskPredictor, paste_masks_in_image};
-use mrcnn_roi_heads::{Detections, FastRcnnPredictor, TwoMlpHead, postprocess_detections};
+use mrcnn_config::ModelConfig;
+use mrcnn_core::{BoxXyxy, boxes};
+use mrcnn_roi_heads::{Detections, RoiHeads};
 use mrcnn_rpn::{Proposals, Rpn, RpnOutput, proposals_from_output};
-
-/// Box and mask branches (torchvision names: `roi_heads.box_head`, `.box_predictor`,
-/// `.mask_head`, `.mask_predictor`).
-#[derive(Module, Debug)]
-pub struct RoiHeads {
-    pub box_head: TwoMlpHead,
-    pub box_predictor: FastRcnnPredictor,
-    pub mask_head: MaskHead,
-    pub mask_predictor: MaskPredictor,
-}
 
 /// Mask R-CNN (module paths follow torchvision's state-dict names).
 #[derive(Module, Debug)]
@@ -31,54 +22,14 @@ pub struct MaskRcnn {
     pub config: ModelConfig,
 }
 
-/// Final detections of one image, in original image coordinates.
-#[derive(Debug, Clone, Default)]
-pub struct Prediction {
-    pub boxes: Vec<BoxXyxy>,
-    pub labels: Vec<usize>,
-    pub scores: Vec<f32>,
-    /// Per detection, the pasted mask probabilities, row-major `height x width`.
-    pub masks: Vec<Vec<f32>>,
-    pub height: usize,
-    pub width: usize,
-}
-
-/// Outputs of the box branch for a batch of proposals.
-#[derive(Debug, Clone)]
-pub struct BoxOutput {
-    /// `[K, num_classes]` logits.
-    pub class_logits: Tensor<2>,
-    /// `[K, num_classes * 4]` deltas.
-    pub box_regression: Tensor<2>,
-}
-
 impl MaskRcnn {
     /// A model with freshly initialised weights.
     pub fn new(config: ModelConfig, device: &Device) -> mrcnn_core::Result<Self> {
         config.validate()?;
-        let c = config.fpn.out_channels;
-        let rh = &config.roi_heads;
-        let mh = &config.mask_head;
-        let r = rh.pooler_resolution;
-        let roi_heads = RoiHeads {
-            box_head: TwoMlpHead::new(c * r * r, rh.representation_size, device),
-            box_predictor: FastRcnnPredictor::new(
-                rh.representation_size,
-                config.num_classes,
-                device,
-            ),
-            mask_head: MaskHead::new(c, &mh.conv_dims, mh.dilation, device),
-            mask_predictor: MaskPredictor::new(
-                *mh.conv_dims.last().expect("validated: non-empty"),
-                mh.predictor_dim,
-                config.num_classes,
-                device,
-            ),
-        };
         Ok(Self {
             backbone: BackboneWithFpn::new(&config, device)?,
-            rpn: Rpn::new(c, &config.anchors, device),
-            roi_heads,
+            rpn: Rpn::new(config.fpn.out_channels, &config.anchors, device),
+            roi_heads: RoiHeads::new(&config, device),
             config,
         })
     }
@@ -115,91 +66,8 @@ impl MaskRcnn {
         proposals_from_output(rpn, &batch.image_sizes, &self.config.rpn, training)
     }
 
-    /// Box branch on the concatenated boxes of all images (`rois` carry the image index).
-    pub fn box_branch(&self, features: &[Tensor<4>], rois: &[Roi]) -> BoxOutput {
-        let pooled = poolers::multiscale_roi_align(
-            &features[..4],
-            rois,
-            self.config.roi_heads.pooler_resolution,
-            &self.config.roi_heads.pooler,
-        );
-        let x = self.roi_heads.box_head.forward(pooled);
-        let (class_logits, box_regression) = self.roi_heads.box_predictor.forward(x);
-        BoxOutput {
-            class_logits,
-            box_regression,
-        }
-    }
-
-    /// Mask logits `[K, num_classes, 2r, 2r]` for `rois`.
-    pub fn mask_logits(&self, features: &[Tensor<4>], rois: &[Roi]) -> Tensor<4> {
-        let pooled = poolers::multiscale_roi_align(
-            &features[..4],
-            rois,
-            self.config.mask_head.pooler_resolution,
-            &self.config.mask_head.pooler,
-        );
-        let x = self.roi_heads.mask_head.forward(pooled);
-        self.roi_heads.mask_predictor.forward(x)
-    }
-
-    /// Detections per image (resized coordinates) from the box branch outputs.
-    pub fn detections(
-        &self,
-        batch: &ImageList,
-        proposals: &[Proposals],
-        out: &BoxOutput,
-    ) -> Vec<Detections> {
-        let k = self.config.num_classes;
-        let probs = host::to_vec(softmax(out.class_logits.clone(), 1));
-        let deltas = host::to_vec(out.box_regression.clone());
-        let mut start = 0;
-        proposals
-            .iter()
-            .zip(&batch.image_sizes)
-            .map(|(p, &hw)| {
-                let n = p.boxes.len();
-                let d = postprocess_detections(
-                    &probs[start * k..(start + n) * k],
-                    &deltas[start * k * 4..(start + n) * k * 4],
-                    &p.boxes,
-                    k,
-                    hw,
-                    &self.config.roi_heads,
-                    self.config.rpn.bbox_xform_clip,
-                );
-                start += n;
-                d
-            })
-            .collect()
-    }
-
-    /// Mask probabilities `m x m` of each detection's class, per image.
-    pub fn mask_probs(&self, features: &[Tensor<4>], dets: &[Detections]) -> Vec<Vec<Vec<f32>>> {
-        let rois: Vec<Roi> = dets
-            .iter()
-            .enumerate()
-            .flat_map(|(i, d)| d.boxes.iter().map(move |b| (i, *b)))
-            .collect();
-        if rois.is_empty() {
-            return dets.iter().map(|_| Vec::new()).collect();
-        }
-        let logits = self.mask_logits(features, &rois);
-        let [n, c, m, _] = logits.dims();
-        let labels: Vec<usize> = dets.iter().flat_map(|d| d.labels.iter().copied()).collect();
-        // Pick each detection's class channel: row r, channel labels[r].
-        let flat_idx: Vec<usize> = labels.iter().enumerate().map(|(r, &l)| r * c + l).collect();
-        let picked = logits
-            .reshape([n * c, m * m])
-            .select(0, host::indices(&flat_idx, &self.device()));
-        let probs = host::to_vec(sigmoid(picked));
-        let mut it = probs.chunks_exact(m * m).map(<[f32]>::to_vec);
-        dets.iter()
-            .map(|d| it.by_ref().take(d.len()).collect())
-            .collect()
-    }
-
-    /// Maps detections back to the original images and pastes their masks.
+    /// Maps detections back to the original images; the masks stay at the mask head's
+    /// resolution (see [`Prediction`]).
     pub fn postprocess(
         &self,
         batch: &ImageList,
@@ -213,17 +81,17 @@ impl MaskRcnn {
             .map(|((d, mk), (r, o))| {
                 let ratio_h = o[0] as f32 / r[0] as f32;
                 let ratio_w = o[1] as f32 / r[1] as f32;
-                let bxs: Vec<BoxXyxy> = d
-                    .boxes
-                    .iter()
-                    .map(|b| boxes::rescale(b, ratio_h, ratio_w))
-                    .collect();
-                let masks = paste_masks_in_image(&mk, m, &bxs, o[0], o[1]);
                 Prediction {
-                    boxes: bxs,
+                    boxes: d
+                        .boxes
+                        .iter()
+                        .map(|b| boxes::rescale(b, ratio_h, ratio_w))
+                        .collect(),
                     labels: d.labels,
                     scores: d.scores,
-                    masks,
+                    masks: mk,
+                    mask_size: m,
+                    mask_threshold: self.config.mask_head.mask_threshold,
                     height: o[0],
                     width: o[1],
                 }
@@ -239,24 +107,14 @@ impl MaskRcnn {
         let batch = self.transform(images);
         let features = self.features(&batch);
         let rpn = self.rpn_output(&batch, &features);
-        let proposals = self.proposals(&batch, &rpn, false);
-        let rois = rois_of(&proposals);
-        let dets = if rois.is_empty() {
-            proposals.iter().map(|_| Detections::default()).collect()
-        } else {
-            let out = self.box_branch(&features, &rois);
-            self.detections(&batch, &proposals, &out)
-        };
-        let masks = self.mask_probs(&features, &dets);
+        let proposals: Vec<Vec<BoxXyxy>> = self
+            .proposals(&batch, &rpn, false)
+            .into_iter()
+            .map(|p| p.boxes)
+            .collect();
+        let (dets, masks) =
+            self.roi_heads
+                .forward(&features, &proposals, &batch.image_sizes, &self.config);
         self.postprocess(&batch, dets, masks)
     }
-}
-
-/// The proposals of all images as `(image index, box)` rows.
-pub fn rois_of(proposals: &[Proposals]) -> Vec<Roi> {
-    proposals
-        .iter()
-        .enumerate()
-        .flat_map(|(i, p)| p.boxes.iter().map(move |b| (i, *b)))
-        .collect()
 }

@@ -4,8 +4,8 @@
 //! (`interpolate(mask.float(), scale_factor, recompute_scale_factor=True)`), and degenerate
 //! boxes are checked after resizing as `GeneralizedRCNN.forward` does.
 
-use mrcnn_core::config::DegenerateBoxes;
-use mrcnn_core::{BoxXyxy, Error, Result};
+use mrcnn_config::DegenerateBoxes;
+use mrcnn_core::{BoxXyxy, Error, ResizedTarget, Result};
 
 /// The ground truth of one training image, in the original image's pixels.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18,21 +18,10 @@ pub struct TrainTarget {
     pub masks: Vec<Vec<u8>>,
 }
 
-/// A target resized with its image.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ResizedTarget {
-    pub boxes: Vec<BoxXyxy>,
-    pub labels: Vec<usize>,
-    /// Each `height x width` (the resized image), values 0/1.
-    pub masks: Vec<Vec<u8>>,
-    pub height: usize,
-    pub width: usize,
-}
-
 /// Checks that a target fits its image `[h, w]` and the class count; the error names the image.
 pub fn validate(t: &TrainTarget, image: usize, hw: [usize; 2], num_classes: usize) -> Result<()> {
     let bad = |m: String| {
-        Err(Error::Other(format!(
+        Err(Error::Batch(format!(
             "training target of image {image}: {m}"
         )))
     };
@@ -133,12 +122,12 @@ pub fn resize_target(
             );
             match policy {
                 DegenerateBoxes::Error => {
-                    return Err(Error::Other(format!(
+                    return Err(Error::Batch(format!(
                         "degenerate training box: {what}; fix the data or set input.degenerate_boxes = \"drop\""
                     )));
                 }
                 DegenerateBoxes::Drop => {
-                    eprintln!("warning: dropping degenerate training box: {what}");
+                    tracing::warn!("dropping degenerate training box: {what}");
                     continue;
                 }
             }

@@ -8,16 +8,12 @@
 //! Also here: torchvision's `trainable_layers` rule for freezing the first backbone stages.
 
 use crate::mask_rcnn::MaskRcnn;
-use crate::targets::{ResizedTarget, TrainTarget, resize_target, validate};
+use crate::targets::{TrainTarget, resize_target, validate};
 use crate::transform::{self, ImageInput, ImageList};
 use burn::module::{Module, ParamGroup};
 use burn::prelude::*;
 use mrcnn_core::rand::Rng;
-use mrcnn_core::roi_align::Roi;
-use mrcnn_core::{BoxXyxy, Error, Result, host};
-use mrcnn_mask_head::loss::{maskrcnn_loss, project_masks_on_boxes};
-use mrcnn_roi_heads::loss::fastrcnn_loss;
-use mrcnn_roi_heads::targets::{RoiSamples, select_training_samples};
+use mrcnn_core::{BoxXyxy, Error, ResizedTarget, Result, host};
 use mrcnn_rpn::loss::rpn_loss;
 
 /// torchvision's names of the five losses, in the order of [`Losses::named`].
@@ -100,7 +96,7 @@ impl MaskRcnn {
         min_size: usize,
     ) -> Result<(ImageList, Vec<ResizedTarget>)> {
         if images.is_empty() || images.len() != targets.len() {
-            return Err(Error::Other(format!(
+            return Err(Error::Batch(format!(
                 "training batch: {} images and {} targets; give one target per image, at least one image",
                 images.len(),
                 targets.len()
@@ -108,7 +104,7 @@ impl MaskRcnn {
         }
         for (i, (img, t)) in images.iter().zip(targets).enumerate() {
             if img.height == 0 || img.width == 0 || img.data.len() != 3 * img.height * img.width {
-                return Err(Error::Other(format!(
+                return Err(Error::Batch(format!(
                     "training image {i}: {}x{} with {} values (expected 3 x height x width)",
                     img.height,
                     img.width,
@@ -158,103 +154,22 @@ impl MaskRcnn {
         let cfg = &self.config;
         let features = self.features(batch);
         let rpn_out = self.rpn_output(batch, &features);
-        let proposals = self.proposals(batch, &rpn_out, true);
+        let proposals: Vec<Vec<BoxXyxy>> = self
+            .proposals(batch, &rpn_out, true)
+            .into_iter()
+            .map(|p| p.boxes)
+            .collect();
         let gt_boxes: Vec<Vec<BoxXyxy>> = targets.iter().map(|t| t.boxes.clone()).collect();
-        let gt_labels: Vec<Vec<usize>> = targets.iter().map(|t| t.labels.clone()).collect();
         let rpn = rpn_loss(&rpn_out, &gt_boxes, &cfg.rpn, rng)?;
-
-        let boxes: Vec<Vec<BoxXyxy>> = proposals.into_iter().map(|p| p.boxes).collect();
-        let samples = select_training_samples(
-            &boxes,
-            &gt_boxes,
-            &gt_labels,
-            &cfg.roi_heads,
-            cfg.rpn.bbox_xform_clip,
-            rng,
-        )?;
-        let rois: Vec<Roi> = samples
-            .iter()
-            .enumerate()
-            .flat_map(|(i, s)| s.boxes.iter().map(move |b| (i, *b)))
-            .collect();
-        if rois.is_empty() {
-            // Nothing to classify (no proposal and no object anywhere): zero losses in the graph.
-            let zero = features[0].clone().sum().mul_scalar(0.0);
-            return Ok(Losses {
-                objectness: rpn.objectness,
-                rpn_box_reg: rpn.box_reg,
-                classifier: zero.clone(),
-                box_reg: zero.clone(),
-                mask: zero,
-            });
-        }
-        let out = self.box_branch(&features, &rois);
-        let labels: Vec<usize> = samples
-            .iter()
-            .flat_map(|s| s.labels.iter().copied())
-            .collect();
-        let reg_targets: Vec<[f32; 4]> = samples
-            .iter()
-            .flat_map(|s| s.regression_targets.iter().copied())
-            .collect();
-        let (classifier, box_reg) = fastrcnn_loss(
-            out.class_logits,
-            out.box_regression,
-            &labels,
-            &reg_targets,
-            cfg.roi_heads.smooth_l1_beta,
-        );
-        let mask = self.mask_loss(&features, &samples, targets, &rois);
+        let roi = self
+            .roi_heads
+            .losses(&features, &proposals, targets, cfg, rng)?;
         Ok(Losses {
             objectness: rpn.objectness,
             rpn_box_reg: rpn.box_reg,
-            classifier,
-            box_reg,
-            mask,
+            classifier: roi.classifier,
+            box_reg: roi.box_reg,
+            mask: roi.mask,
         })
-    }
-
-    /// `loss_mask` on the positive samples; with none, the mask branch still runs on one sampled
-    /// box and contributes zero, so its parameters get zero gradients as in torchvision.
-    fn mask_loss(
-        &self,
-        features: &[Tensor<4>],
-        samples: &[RoiSamples],
-        targets: &[ResizedTarget],
-        rois: &[Roi],
-    ) -> Tensor<1> {
-        let mut pos_rois = Vec::new();
-        let mut pos_labels = Vec::new();
-        for (i, s) in samples.iter().enumerate() {
-            for k in s.positives() {
-                pos_rois.push((i, s.boxes[k]));
-                pos_labels.push(s.labels[k]);
-            }
-        }
-        if pos_rois.is_empty() {
-            return self.mask_logits(features, &rois[..1]).sum().mul_scalar(0.0);
-        }
-        let logits = self.mask_logits(features, &pos_rois);
-        let m = logits.dims()[3];
-        let device = self.device();
-        let mut parts = Vec::new();
-        for (s, t) in samples.iter().zip(targets) {
-            let pos = s.positives();
-            if pos.is_empty() {
-                continue;
-            }
-            let boxes: Vec<BoxXyxy> = pos.iter().map(|&k| s.boxes[k]).collect();
-            let matched: Vec<usize> = pos.iter().map(|&k| s.matched_gt[k]).collect();
-            let (g, h, w) = (t.masks.len(), t.height, t.width);
-            let flat: Vec<f32> = t.masks.iter().flatten().map(|&v| v as f32).collect();
-            let gt_masks = host::tensor(flat, [g, 1, h, w], &device);
-            parts.push(project_masks_on_boxes(gt_masks, &boxes, &matched, m));
-        }
-        let targets = if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            Tensor::cat(parts, 0)
-        };
-        maskrcnn_loss(logits, &pos_labels, targets)
     }
 }

@@ -6,7 +6,7 @@
 use burn::prelude::*;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
-use mrcnn_core::config::{InputConfig, PixelFormat};
+use mrcnn_config::{InputConfig, PixelFormat};
 use mrcnn_core::host;
 
 /// One image: RGB, channel-first `[3, height, width]`, values in [0, 1].
@@ -15,6 +15,31 @@ pub struct ImageInput {
     pub data: Vec<f32>,
     pub height: usize,
     pub width: usize,
+}
+
+impl ImageInput {
+    /// An 8-bit RGB image as model input (each channel divided by 255, as torchvision's
+    /// `to_tensor`).
+    pub fn from_rgb(img: &image::RgbImage) -> Self {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let mut data = vec![0.0f32; 3 * h * w];
+        for (x, y, p) in img.enumerate_pixels() {
+            let i = y as usize * w + x as usize;
+            for c in 0..3 {
+                data[c * h * w + i] = p.0[c] as f32 / 255.0;
+            }
+        }
+        Self {
+            data,
+            height: h,
+            width: w,
+        }
+    }
+
+    /// Any decoded image (gray, 16-bit, with alpha...) as RGB model input.
+    pub fn from_image(img: &image::DynamicImage) -> Self {
+        Self::from_rgb(&img.to_rgb8())
+    }
 }
 
 /// A padded batch and the size of each image inside it.

@@ -1,13 +1,50 @@
-//! Loading torchvision-layout weights (a `state_dict` by parameter name) from `.safetensors` or
-//! torch `.pth` files through burn-store. Missing, unexpected and mis-shaped keys are collected
-//! and reported together in one error.
+//! Weights in and out of a [`MaskRcnn`]: torchvision-layout `state_dict`s (`.safetensors`, torch
+//! `.pth`) through burn-store, other frameworks' checkpoints through `mrcnn-import` with head
+//! surgery to the model's classes, and one call for any of them ([`MaskRcnn::load`]). Missing,
+//! unexpected and mis-shaped keys are collected and reported together in one error.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::store::{
+    ApplyResult, BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter,
+    PytorchStore, SafetensorsStore,
+};
+use mrcnn_config::{ConfigError, ModelConfig, WeightsFormat};
+use mrcnn_import::{
+    ImportError, ImportOptions, ImportReport, TensorMap, preview, read_checkpoint, semantics,
+    tensors,
+};
 
 use crate::MaskRcnn;
-use burn::store::{
-    ApplyResult, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
-};
-use mrcnn_core::{Error, Result};
-use std::path::Path;
+
+/// Why weights cannot be loaded or saved.
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    /// The checkpoint was read but does not fit the model (keys, shapes).
+    #[error("weights {}: {message}", path.display())]
+    Fit { path: PathBuf, message: String },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// burn-store could not read or write the file.
+    #[error("weights {}: {what}: {source}", path.display())]
+    Store {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Model(#[from] mrcnn_core::Error),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
 
 /// Maps torchvision state-dict names (current and older ones) onto this model's module paths.
 pub fn torchvision_remapper() -> KeyRemapper {
@@ -35,72 +72,90 @@ pub fn torchvision_remapper() -> KeyRemapper {
     KeyRemapper::from_patterns(patterns).expect("the patterns are valid regexes")
 }
 
+/// Our module paths back to torchvision's current state-dict names (the inverse of
+/// [`torchvision_remapper`]).
+fn module_to_torchvision_remapper() -> KeyRemapper {
+    KeyRemapper::from_patterns(vec![
+        (r"\.downsample\.conv\.", ".downsample.0."),
+        (r"\.downsample\.bn\.", ".downsample.1."),
+        (
+            r"^backbone\.fpn\.(inner|layer)_blocks\.(\d+)\.",
+            "backbone.fpn.${1}_blocks.$2.0.",
+        ),
+        (r"^rpn\.head\.conv\.", "rpn.head.conv.0.0."),
+        (
+            r"^roi_heads\.mask_head\.convs\.(\d+)\.",
+            "roi_heads.mask_head.$1.0.",
+        ),
+    ])
+    .expect("the patterns are valid regexes")
+}
+
 /// Keys in torchvision files that carry no weights.
 fn ignorable(key: &str) -> bool {
     key.ends_with("num_batches_tracked")
 }
 
 /// Turns an apply result into one error listing every problem, or Ok.
-fn check(result: &ApplyResult, path: &Path) -> Result<()> {
+fn check(result: &ApplyResult, path: &Path) -> Result<(), WeightsError> {
     let mut problems = Vec::new();
-    let missing: Vec<&str> = result.missing.iter().map(|(p, _)| p.as_str()).collect();
+    let missing: Vec<String> = result.missing.iter().map(|(p, _)| p.clone()).collect();
     if !missing.is_empty() {
         problems.push(format!(
             "missing keys ({}): {}",
             missing.len(),
-            list(&missing)
+            preview(&missing)
         ));
     }
-    let unused: Vec<&str> = result
+    let unused: Vec<String> = result
         .unused
         .iter()
-        .map(String::as_str)
         .filter(|k| !ignorable(k))
+        .cloned()
         .collect();
     if !unused.is_empty() {
         problems.push(format!(
             "unexpected keys ({}): {}",
             unused.len(),
-            list(&unused)
+            preview(&unused)
         ));
     }
     if !result.errors.is_empty() {
         let errs: Vec<String> = result.errors.iter().map(ToString::to_string).collect();
-        let errs: Vec<&str> = errs.iter().map(String::as_str).collect();
-        problems.push(format!("{} error(s): {}", errs.len(), list(&errs)));
+        problems.push(format!("{} error(s): {}", errs.len(), preview(&errs)));
     }
     if problems.is_empty() {
         return Ok(());
     }
-    Err(Error::Weights {
+    Err(WeightsError::Fit {
         path: path.to_path_buf(),
         message: format!(
-            "does not fit the model config ({}); check that the model config matches the checkpoint \
-             (depth, num_classes, FPN channels)",
+            "does not fit the model config ({}); check that the model config matches the \
+             checkpoint (depth, num_classes, FPN channels, head sizes)",
             problems.join("; ")
         ),
     })
 }
 
-fn list(items: &[&str]) -> String {
-    const SHOWN: usize = 8;
-    let mut s = items
-        .iter()
-        .take(SHOWN)
-        .copied()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if items.len() > SHOWN {
-        s.push_str(&format!(", ... ({} more)", items.len() - SHOWN));
+fn store_error(
+    path: &Path,
+    what: &'static str,
+) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> WeightsError {
+    move |source| WeightsError::Store {
+        path: path.to_path_buf(),
+        what,
+        source,
     }
-    s
 }
 
 /// Loads a torchvision-layout checkpoint into `model` (`.safetensors`, or `.pth`/`.pt`/`.bin`
 /// written by `torch.save`, optionally nested under `state_dict` or `model`).
-pub fn load_torchvision_weights(mut model: MaskRcnn, path: &Path) -> Result<MaskRcnn> {
+pub fn load_torchvision_weights(
+    mut model: MaskRcnn,
+    path: &Path,
+) -> Result<MaskRcnn, WeightsError> {
     if !path.is_file() {
-        return Err(Error::Weights {
+        return Err(WeightsError::Fit {
             path: path.to_path_buf(),
             message: "no such file".into(),
         });
@@ -110,10 +165,6 @@ pub fn load_torchvision_weights(mut model: MaskRcnn, path: &Path) -> Result<Mask
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let fail = |m: String| Error::Weights {
-        path: path.to_path_buf(),
-        message: m,
-    };
     let result = match ext.as_str() {
         "safetensors" => {
             let mut store = SafetensorsStore::from_file(path)
@@ -123,10 +174,10 @@ pub fn load_torchvision_weights(mut model: MaskRcnn, path: &Path) -> Result<Mask
                 .validate(false);
             model
                 .load_from(&mut store)
-                .map_err(|e| fail(format!("not a readable safetensors file: {e}")))?
+                .map_err(|e| store_error(path, "not a readable safetensors file")(Box::new(e)))?
         }
         "pth" | "pt" | "bin" => {
-            let mut last = None;
+            let mut last: Option<Box<dyn std::error::Error + Send + Sync>> = None;
             let mut loaded = None;
             for key in [None, Some("state_dict"), Some("model")] {
                 let mut store = PytorchStore::from_file(path)
@@ -143,27 +194,126 @@ pub fn load_torchvision_weights(mut model: MaskRcnn, path: &Path) -> Result<Mask
                         break;
                     }
                     Ok(r) => {
-                        last = Some(format!(
-                            "no tensor matched ({} unused keys)",
-                            r.unused.len()
-                        ))
+                        last = Some(
+                            format!("no tensor matched ({} unused keys)", r.unused.len()).into(),
+                        )
                     }
-                    Err(e) => last = Some(e.to_string()),
+                    Err(e) => last = Some(Box::new(e)),
                 }
             }
-            loaded.ok_or_else(|| {
-                fail(format!(
-                    "not a readable torch checkpoint: {}",
-                    last.unwrap_or_default()
-                ))
-            })?
+            match loaded {
+                Some(r) => r,
+                None => {
+                    return Err(store_error(path, "not a readable torch checkpoint")(
+                        last.unwrap_or_else(|| "nothing to read".into()),
+                    ));
+                }
+            }
         }
         _ => {
-            return Err(fail(format!(
-                "unknown weight format '.{ext}': use .safetensors or .pth (import Detectron2/MMDetection files first)"
-            )));
+            return Err(WeightsError::Fit {
+                path: path.to_path_buf(),
+                message: format!(
+                    "unknown weight format '.{ext}': use .safetensors or .pth, or name the \
+                     framework (detectron2, mmdet) to import its checkpoint"
+                ),
+            });
         }
     };
     check(&result, path)?;
     Ok(model)
+}
+
+/// Applies a torchvision-layout tensor map to `model`; every model tensor must be given and
+/// every given tensor used. Returns the model and the number of tensors applied.
+pub fn apply_tensors(
+    mut model: MaskRcnn,
+    map: &TensorMap,
+    origin: &Path,
+) -> Result<(MaskRcnn, usize), WeightsError> {
+    let bytes = tensors::to_safetensors_bytes(map)?;
+    let mut store = SafetensorsStore::from_bytes(Some(bytes))
+        .with_from_adapter(PyTorchToBurnAdapter)
+        .remap(torchvision_remapper())
+        .allow_partial(true)
+        .validate(false);
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| store_error(origin, "cannot apply the converted tensors")(Box::new(e)))?;
+    check(&result, origin)?;
+    Ok((model, result.applied.len()))
+}
+
+/// Imports a checkpoint of any supported framework into a model built from `cfg`, with head
+/// surgery to `cfg`'s classes; returns the model and what was done.
+pub fn import_weights(
+    format: WeightsFormat,
+    path: &Path,
+    cfg: &ModelConfig,
+    device: &Device,
+    opts: &ImportOptions,
+) -> Result<(MaskRcnn, ImportReport), WeightsError> {
+    let mut ck = read_checkpoint(format, path, opts)?;
+    let surgery = ck.fit_classes(cfg.num_classes, &cfg.class_names, opts.seed);
+    let model = MaskRcnn::new(cfg.clone(), device)?;
+    let (model, applied) = apply_tensors(model, &ck.tensors, path)?;
+    let report = ImportReport {
+        format: ck.format,
+        source: path.to_path_buf(),
+        applied,
+        ignored: ck.ignored,
+        notes: ck.notes,
+        surgery,
+        hints: semantics::hints(ck.format, cfg),
+    };
+    Ok((model, report))
+}
+
+/// Writes the model's weights as a safetensors file in torchvision's names and layout
+/// (overwriting `out`, atomically), loadable with [`load_torchvision_weights`] and torchvision.
+pub fn save_safetensors(model: &MaskRcnn, out: &Path) -> Result<(), WeightsError> {
+    mrcnn_coco::files::write_atomic_with(out, |tmp| {
+        let mut store = SafetensorsStore::from_file(tmp)
+            .with_to_adapter(BurnToPyTorchAdapter)
+            .remap(module_to_torchvision_remapper())
+            .metadata("format", "pt")
+            .metadata("layout", "torchvision maskrcnn state_dict")
+            .metadata("num_classes", model.config.num_classes.to_string())
+            .overwrite(true);
+        model.save_into(&mut store).map_err(std::io::Error::other)
+    })
+    .map_err(|source| WeightsError::Write {
+        path: out.to_path_buf(),
+        source,
+    })
+}
+
+impl MaskRcnn {
+    /// The model of `config` with the weights of `path`, in one call: torchvision-layout
+    /// `.safetensors`/`.pth` as they are, Detectron2 (`.pkl`, or `format = Detectron2`) and
+    /// MMDetection (`format = Mmdet`) checkpoints imported, class rows fitted to `config`'s
+    /// classes. `format` `Auto` decides by the extension.
+    pub fn load(
+        config: ModelConfig,
+        path: &Path,
+        format: WeightsFormat,
+        device: &Device,
+    ) -> Result<MaskRcnn, WeightsError> {
+        match format.resolve(path) {
+            WeightsFormat::Torchvision | WeightsFormat::Auto => {
+                load_torchvision_weights(MaskRcnn::new(config, device)?, path)
+            }
+            f => Ok(import_weights(f, path, &config, device, &ImportOptions::default())?.0),
+        }
+    }
+
+    /// [`MaskRcnn::load`] of a model config TOML and a weights file (format by extension).
+    pub fn from_files(
+        model_config: &Path,
+        weights: &Path,
+        device: &Device,
+    ) -> Result<MaskRcnn, WeightsError> {
+        let config = ModelConfig::load(model_config)?;
+        Self::load(config, weights, WeightsFormat::Auto, device)
+    }
 }

@@ -7,10 +7,11 @@ mod common;
 
 use burn::prelude::*;
 use common::{assert_predicts_like_torchvision, fixture_dir};
-use mrcnn_core::ModelConfig;
-use mrcnn_model::import::pickle::{self, Value};
-use mrcnn_model::import::{ImportReport, WeightFormat, import_weights, save_safetensors};
-use mrcnn_model::{MaskRcnn, load_torchvision_weights};
+use mrcnn_config::ModelConfig;
+use mrcnn_config::WeightsFormat as WeightFormat;
+use mrcnn_import::pickle::{self, Value};
+use mrcnn_import::{ImportOptions, ImportReport};
+use mrcnn_model::{MaskRcnn, WeightsError, load_torchvision_weights, save_safetensors};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -68,6 +69,16 @@ fn saved(model: &MaskRcnn, tag: &str) -> Tensors {
 
 fn reference() -> Tensors {
     read_safetensors(&fixture_dir().join("weights.safetensors"))
+}
+
+/// The import of `path` with the default options.
+fn import_weights(
+    format: WeightFormat,
+    path: &Path,
+    cfg: &ModelConfig,
+    device: &Device,
+) -> Result<(MaskRcnn, ImportReport), WeightsError> {
+    mrcnn_model::import_weights(format, path, cfg, device, &ImportOptions::default())
 }
 
 fn import(format: WeightFormat, file: &str, cfg: &ModelConfig) -> (MaskRcnn, ImportReport) {
@@ -287,7 +298,7 @@ fn checkpoint_that_does_not_fit_the_config_names_file_and_keys() {
 
 #[test]
 fn presets_state_their_framework_semantics() {
-    use mrcnn_model::import::semantics::hints;
+    use mrcnn_import::semantics::hints;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../model_configs");
     for (file, format) in [
         (
@@ -334,32 +345,4 @@ fn hostile_nesting_and_corrupt_pickles_fail_cleanly() {
         }
         let _ = pickle::load(&bad);
     }
-}
-
-#[test]
-fn run_import_writes_a_loadable_file_and_keeps_existing_ones() {
-    use mrcnn_model::import::{ImportArgs, run_import};
-    let out = std::env::temp_dir().join(format!(
-        "mrcnn_run_import_{}.safetensors",
-        std::process::id()
-    ));
-    std::fs::remove_file(&out).ok();
-    let mut args = ImportArgs {
-        format: WeightFormat::Mmdet,
-        input: import_dir().join("small_mmdet.pth"),
-        model_config: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/small_model.toml"),
-        out: out.clone(),
-        source_class_names: None,
-        seed: 0,
-        force: false,
-    };
-    run_import(&args).unwrap();
-    let m =
-        load_torchvision_weights(MaskRcnn::new(config(), &Device::flex()).unwrap(), &out).unwrap();
-    assert_same_tensors("run_import output", &saved(&m, "run_import"), true);
-    let e = run_import(&args).unwrap_err().to_string();
-    assert!(e.contains("--force"), "{e}");
-    args.force = true;
-    run_import(&args).unwrap();
-    std::fs::remove_file(&out).ok();
 }

@@ -9,7 +9,8 @@ use common::{
     BOX_TOL, Fixture, TOL, assert_close, assert_predicts_like_torchvision, assert_same_boxes,
     devices, fixture_dir, inputs, match_boxes, triples,
 };
-use mrcnn_core::{ModelConfig, host};
+use mrcnn_config::ModelConfig;
+use mrcnn_core::host;
 use mrcnn_model::{MaskRcnn, load_torchvision_weights};
 use mrcnn_roi_heads::Detections;
 use mrcnn_rpn::{ProposalParams, filter_proposals};
@@ -252,7 +253,8 @@ fn box_branch_and_detections_match() {
                 scores: fx.f32(&format!("proposal_scores.{i}")),
             })
             .collect();
-        let rois = mrcnn_model::mask_rcnn::rois_of(&proposals);
+        let proposal_boxes: Vec<Vec<_>> = proposals.iter().map(|p| p.boxes.clone()).collect();
+        let rois = mrcnn_roi_heads::rois_of(&proposal_boxes);
         let pooled = mrcnn_core::poolers::multiscale_roi_align(
             &feats[..4],
             &rois,
@@ -265,7 +267,7 @@ fn box_branch_and_detections_match() {
             &fx.f32("box.pooled"),
             TOL,
         );
-        let out = m.box_branch(&feats, &rois);
+        let out = m.roi_heads.box_branch(&feats, &rois, &m.config);
         assert_close(
             &format!("{name} box.class_logits"),
             &host::to_vec(out.class_logits.clone()),
@@ -279,11 +281,13 @@ fn box_branch_and_detections_match() {
             TOL,
         );
         // Post-processing from the reference logits, so only that stage is under test.
-        let reference = mrcnn_model::mask_rcnn::BoxOutput {
+        let reference = mrcnn_roi_heads::BoxOutput {
             class_logits: fx.tensor("box.class_logits", &dev),
             box_regression: fx.tensor("box.box_regression", &dev),
         };
-        let dets = m.detections(&batch, &proposals, &reference);
+        let dets =
+            m.roi_heads
+                .detections(&batch.image_sizes, &proposal_boxes, &reference, &m.config);
         for (i, (d, e)) in dets
             .iter()
             .zip(reference_detections(&fx, "detections"))
@@ -326,11 +330,11 @@ fn mask_branch_and_paste_match() {
         );
         assert_close(
             &format!("{name} mask.logits"),
-            &host::to_vec(m.mask_logits(&feats, &rois)),
+            &host::to_vec(m.roi_heads.mask_logits(&feats, &rois, &m.config)),
             &fx.f32("mask.logits"),
             TOL,
         );
-        let probs = m.mask_probs(&feats, &dets);
+        let probs = m.roi_heads.mask_probs(&feats, &dets, &m.config);
         for i in 0..2 {
             let got: Vec<f32> = probs[i].iter().flatten().copied().collect();
             assert_close(
@@ -363,7 +367,7 @@ fn mask_branch_and_paste_match() {
                 &triples(e),
                 BOX_TOL,
             );
-            let masks: Vec<f32> = p.masks.iter().flatten().copied().collect();
+            let masks: Vec<f32> = (0..p.len()).flat_map(|d| p.mask_probabilities(d)).collect();
             assert_close(
                 &format!("{name} final.{i}.masks"),
                 &masks,

@@ -14,8 +14,9 @@ use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::Gradients;
 use common::{Fixture, devices};
+use mrcnn_config::ModelConfig;
+use mrcnn_core::host;
 use mrcnn_core::rand::SeedableRng;
-use mrcnn_core::{ModelConfig, host};
 use mrcnn_model::targets::TrainTarget;
 use mrcnn_model::transform::ImageInput;
 use mrcnn_model::weights::torchvision_remapper;
@@ -384,7 +385,7 @@ fn image_without_objects_and_degenerate_boxes() {
         .to_string();
     assert!(err.contains("image 1") && err.contains("box 0"), "{err}");
     let mut cfg = config();
-    cfg.input.degenerate_boxes = mrcnn_core::config::DegenerateBoxes::Drop;
+    cfg.input.degenerate_boxes = mrcnn_config::DegenerateBoxes::Drop;
     let dropping = MaskRcnn::new(cfg, &Device::flex().autodiff()).unwrap();
     let dropping =
         load_torchvision_weights(dropping, &common::fixture_dir().join("weights.safetensors"))

@@ -2,8 +2,8 @@
 //! softmax scores, per-class box decoding with the (10, 10, 5, 5) weights, clipping, dropping the
 //! background, score > threshold, small-box removal, class-wise NMS, best `detections_per_img`.
 
+use mrcnn_config::RoiHeadsConfig;
 use mrcnn_core::box_coder::BoxCoder;
-use mrcnn_core::config::RoiHeadsConfig;
 use mrcnn_core::{BoxXyxy, boxes, nms};
 
 /// Detections of one image, best first.

@@ -4,8 +4,8 @@
 //! gt's class (0 below the low threshold, ignored between the thresholds), a balanced sample is
 //! drawn, and the regression targets are encoded with the (10, 10, 5, 5) weights.
 
+use mrcnn_config::RoiHeadsConfig;
 use mrcnn_core::box_coder::BoxCoder;
-use mrcnn_core::config::RoiHeadsConfig;
 use mrcnn_core::matcher::{BELOW_LOW_THRESHOLD, BETWEEN_THRESHOLDS, Matcher};
 use mrcnn_core::rand::Rng;
 use mrcnn_core::sampler::BalancedPositiveNegativeSampler;

@@ -7,7 +7,7 @@ pub mod loss;
 pub mod proposals;
 
 use burn::prelude::*;
-use mrcnn_core::config::{AnchorConfig, RpnConfig};
+use mrcnn_config::{AnchorConfig, RpnConfig};
 use mrcnn_core::{BoxXyxy, anchors, host};
 
 pub use head::RpnHead;

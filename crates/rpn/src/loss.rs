@@ -9,8 +9,8 @@
 
 use crate::RpnOutput;
 use burn::prelude::*;
+use mrcnn_config::RpnConfig;
 use mrcnn_core::box_coder::BoxCoder;
-use mrcnn_core::config::RpnConfig;
 use mrcnn_core::matcher::Matcher;
 use mrcnn_core::rand::Rng;
 use mrcnn_core::sampler::BalancedPositiveNegativeSampler;

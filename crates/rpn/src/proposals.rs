@@ -3,8 +3,8 @@
 //! to the image, small boxes and low scores removed, NMS per level, then the best
 //! `post_nms_top_n` of the image.
 
+use mrcnn_config::RpnConfig;
 use mrcnn_core::box_coder::BoxCoder;
-use mrcnn_core::config::RpnConfig;
 use mrcnn_core::{BoxXyxy, boxes, nms};
 
 #[derive(Debug, Clone, Copy, PartialEq)]

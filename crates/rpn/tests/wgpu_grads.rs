@@ -8,12 +8,12 @@
 
 use burn::module::Module;
 use burn::prelude::*;
-use mrcnn_core::config::{AnchorConfig, RpnConfig};
+use mrcnn_config::{AnchorConfig, RpnConfig};
 use mrcnn_core::rand::SeedableRng;
-use mrcnn_core::testing::devices;
 use mrcnn_core::{BoxXyxy, host};
 use mrcnn_rpn::Rpn;
 use mrcnn_rpn::loss::rpn_loss;
+use mrcnn_testing::devices;
 
 /// Deterministic values in [-1, 1).
 fn values(n: usize, seed: u64) -> Vec<f32> {

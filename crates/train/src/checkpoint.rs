@@ -36,11 +36,13 @@ impl AtomicFileCheckpointer {
 
 impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
     fn save(&self, iteration: usize, record: R) -> Result<(), CheckpointerError> {
-        std::fs::create_dir_all(&self.dir).map_err(CheckpointerError::IOError)?;
         let dst = Self::path(&self.dir, &self.name, iteration);
-        let tmp = crate::files::partial_path(&dst);
-        record.save(tmp.clone())?;
-        std::fs::rename(&tmp, &dst).map_err(CheckpointerError::IOError)
+        mrcnn_coco::files::write_atomic_with(&dst, |tmp| {
+            record
+                .save(tmp.to_path_buf())
+                .map_err(std::io::Error::other)
+        })
+        .map_err(CheckpointerError::IOError)
     }
 
     fn delete(&self, iteration: usize) -> Result<(), CheckpointerError> {

@@ -1,6 +1,6 @@
-//! What a run shows and records: a progress bar with the losses and the ETA (on a terminal), log
-//! lines through `tracing` (console and `log.txt` in the run folder), and `metrics.jsonl`, one
-//! JSON object per logged iteration or evaluation.
+//! What a run shows: a progress bar with the losses and the ETA (on a terminal), or log lines
+//! through `tracing` (console and `log.txt` in the run folder). The records go to
+//! `metrics.jsonl` ([`crate::metrics_log`]).
 //!
 //! burn-train's renderers draw its epoch/metric events; our loop counts iterations, so the
 //! Learner gets [`QuietRenderer`] and the display is ours.
@@ -13,9 +13,7 @@ use burn_train::renderer::{
     MetricsRendererTraining,
 };
 use indicatif::{ProgressBar, ProgressStyle};
-use std::fs::{File, OpenOptions};
-use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::io::IsTerminal;
 
 /// A renderer that draws nothing (the loop reports progress itself).
 pub struct QuietRenderer;
@@ -103,51 +101,4 @@ impl Progress {
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
-}
-
-/// Appends JSON lines to `metrics.jsonl`.
-pub struct JsonLines {
-    file: File,
-}
-
-impl JsonLines {
-    pub fn open(path: &Path) -> std::io::Result<Self> {
-        Ok(Self {
-            file: OpenOptions::new().create(true).append(true).open(path)?,
-        })
-    }
-
-    pub fn write(&mut self, v: &serde_json::Value) -> std::io::Result<()> {
-        writeln!(self.file, "{v}")?;
-        self.file.flush()
-    }
-}
-
-/// Reads `metrics.jsonl` records; lines after `up_to` iterations are dropped (a resumed run
-/// rewrites what came after its checkpoint) and a torn last line is ignored.
-pub fn read_jsonl(path: &Path, up_to: Option<usize>) -> Vec<serde_json::Value> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| match (up_to, v["iteration"].as_u64()) {
-            (Some(m), Some(i)) => i as usize <= m,
-            _ => true,
-        })
-        .collect()
-}
-
-/// Rewrites `metrics.jsonl` with only the records up to `iteration` (before resuming).
-pub fn truncate_jsonl(path: &Path, iteration: usize) -> std::io::Result<()> {
-    if !path.exists() {
-        return Ok(());
-    }
-    let kept = read_jsonl(path, Some(iteration));
-    let mut text = String::new();
-    for v in kept {
-        text.push_str(&v.to_string());
-        text.push('\n');
-    }
-    crate::files::write_atomic(path, text.as_bytes())
 }

@@ -12,16 +12,18 @@ use crate::strategy::Outcome;
 pub fn write_run_report(run_dir: &Path, outcome: &Outcome) -> Result<(), TrainError> {
     if let Some(results) = &outcome.last_results {
         let path = run_dir.join("metrics.json");
-        mrcnn_eval::report::write_metrics_json(&path, results)
-            .map_err(|e| TrainError::io(&path, e))?;
+        mrcnn_eval::report::write_metrics_json(&path, results)?;
     }
     write_chart(run_dir)
 }
 
 /// Redraws `training.png` from `metrics.jsonl`.
 pub fn write_chart(run_dir: &Path) -> Result<(), TrainError> {
-    let records = crate::progress::read_jsonl(&run_dir.join("metrics.jsonl"), None);
+    let jsonl = run_dir.join("metrics.jsonl");
+    let records =
+        crate::metrics_log::read_records(&jsonl, None).map_err(|e| TrainError::io(&jsonl, e))?;
     let path = run_dir.join("training.png");
-    mrcnn_eval::training_log::training_chart_png(&path, &records)
-        .map_err(|e| TrainError::io(&path, e))
+    Ok(mrcnn_draw::training_chart::training_chart_png(
+        &path, &records,
+    )?)
 }

@@ -12,24 +12,24 @@ use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress as LoaderP
 use burn::prelude::Device;
 use burn_train::checkpoint::Checkpointer;
 use burn_train::{Learner, SupervisedTraining, TrainingStrategy};
-use mrcnn_config::{DeviceSpec, Experiment, ScheduleKind, WeightsFormat, WgpuAdapter};
-use mrcnn_core::ModelConfig;
+use mrcnn_config::{Experiment, ModelConfig, ScheduleKind};
 use mrcnn_data::loader::{Loader, LoaderConfig};
 use mrcnn_data::{Dataset, TransformConfig, Transforms};
-use mrcnn_model::MaskRcnn;
-use mrcnn_model::import::{ImportOptions, WeightFormat, import_weights_with};
+use mrcnn_import::ImportOptions;
+use mrcnn_model::{MaskRcnn, import_weights};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::checkpoint::{AtomicFileCheckpointer, KeepLast, complete_checkpoints, latest_complete};
-use crate::data::{Sets, load_sets, on_bad_sample};
+use crate::data::{Sets, load_sets};
 use crate::error::TrainError;
-use crate::files::write_atomic;
-use crate::progress::{QuietRenderer, read_jsonl, truncate_jsonl};
+use crate::metrics_log;
+use crate::progress::QuietRenderer;
 use crate::strategy::{EvalSetup, INTERRUPTS, IterationLoop, Outcome, StopReason};
 use crate::trainee::{TrainBatch, Trainee};
 use crate::{Decay, SgdSettings, WarmupLr};
+use mrcnn_coco::files::write_atomic;
 
 /// Command-line choices that are not part of the experiment.
 #[derive(Debug, Clone, Default)]
@@ -52,72 +52,11 @@ pub struct RunReport {
     pub final_weights: Option<PathBuf>,
 }
 
-/// The Burn device a device name (`mrcnn_config::DeviceSpec`) stands for.
-pub fn parse_device(name: &str) -> Result<Device, TrainError> {
-    use burn::tensor::DeviceKind;
-    let spec = DeviceSpec::parse(name).map_err(TrainError::Config)?;
-    Ok(match spec {
-        DeviceSpec::Cpu => Device::flex(),
-        DeviceSpec::Wgpu(adapter) => Device::wgpu(match adapter {
-            WgpuAdapter::Default => DeviceKind::DefaultDevice,
-            WgpuAdapter::Discrete(i) => DeviceKind::DiscreteGpu(i),
-            WgpuAdapter::Integrated(i) => DeviceKind::IntegratedGpu(i),
-            WgpuAdapter::Virtual(i) => DeviceKind::VirtualGpu(i),
-            WgpuAdapter::Cpu => DeviceKind::Cpu,
-        }),
-    })
-}
-
-/// Deep-merges `over` into `base` (tables merge key by key, anything else is replaced).
-fn merge(base: &mut toml::Table, over: &toml::Table) {
-    for (k, v) in over {
-        match (base.get_mut(k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-            _ => {
-                base.insert(k.clone(), v.clone());
-            }
-        }
-    }
-}
-
-/// The architecture: the model TOML, the experiment's overrides and input sizes, and the
+/// The architecture of the run: the experiment's (model TOML, overrides, input sizes) with the
 /// dataset's classes.
 pub fn model_config(exp: &Experiment, train: &Dataset) -> Result<ModelConfig, TrainError> {
-    let path = &exp.model.config;
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        TrainError::Config(format!(
-            "model.config = \"{}\": cannot read it ({e}); model configs live in model_configs/",
-            path.display()
-        ))
-    })?;
-    let mut table: toml::Table = toml::from_str(&text)
-        .map_err(|e| TrainError::Config(format!("{}: {}", path.display(), e.message())))?;
-    merge(&mut table, &exp.model.overrides);
-    table.insert(
-        "num_classes".into(),
-        toml::Value::Integer(train.categories.len() as i64 + 1),
-    );
-    table.insert(
-        "class_names".into(),
-        toml::Value::Array(
-            train
-                .categories
-                .iter()
-                .map(|c| toml::Value::String(c.name.clone()))
-                .collect(),
-        ),
-    );
-    let text = toml::to_string(&table).map_err(|e| TrainError::Config(e.to_string()))?;
-    let origin = PathBuf::from(format!("{} + model.overrides", path.display()));
-    let mut cfg = ModelConfig::from_toml_str(&text, &origin)?;
-    if !exp.input.min_sizes.is_empty() {
-        cfg.input.min_size = exp.input.min_sizes.iter().map(|&s| s as usize).collect();
-    }
-    if let Some(m) = exp.input.max_size {
-        cfg.input.max_size = m as usize;
-    }
-    cfg.validate()?;
-    Ok(cfg)
+    let names = train.categories.iter().map(|c| c.name.clone()).collect();
+    Ok(exp.architecture.clone().with_classes(names)?)
 }
 
 /// The starting model: weights imported with head surgery, or a fresh initialisation.
@@ -130,20 +69,11 @@ fn initial_model(
         tracing::info!("no model.weights: training from a random initialisation");
         return Ok(MaskRcnn::new(cfg.clone(), device)?);
     };
-    let format = match exp.model.weights_format {
-        WeightsFormat::Torchvision => WeightFormat::Torchvision,
-        WeightsFormat::Detectron2 => WeightFormat::Detectron2,
-        WeightsFormat::Mmdet => WeightFormat::Mmdet,
-        WeightsFormat::Auto => match w.extension().and_then(|e| e.to_str()) {
-            Some("pkl") => WeightFormat::Detectron2,
-            _ => WeightFormat::Torchvision,
-        },
-    };
     let opts = ImportOptions {
         seed: exp.seed,
         ..Default::default()
     };
-    let (model, report) = import_weights_with(format, w, cfg, device, &opts)?;
+    let (model, report) = import_weights(exp.model.weights_format, w, cfg, device, &opts)?;
     for line in report.to_string().lines() {
         tracing::info!("{line}");
     }
@@ -208,8 +138,8 @@ fn install_ctrl_c() {
         let r = ctrlc::set_handler(|| {
             let n = INTERRUPTS.fetch_add(1, Ordering::SeqCst);
             if n == 0 {
-                eprintln!(
-                    "\nCtrl-C: stopping after this iteration and saving a checkpoint \
+                tracing::warn!(
+                    "Ctrl-C: stopping after this iteration and saving a checkpoint \
                      (press again to quit without saving)"
                 );
             } else {
@@ -228,7 +158,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, 
     let devices = exp
         .train_devices()
         .iter()
-        .map(|name| parse_device(name).map(|d| d.autodiff()))
+        .map(|name| mrcnn_core::device_by_name(name).map(|d| d.autodiff()))
         .collect::<Result<Vec<_>, _>>()?;
     let run_dir = exp.output_dir.clone();
     let ckpt_dir = run_dir.join("checkpoints");
@@ -238,7 +168,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, 
         match existing.last() {
             Some(&k) => Some(k),
             None => {
-                return Err(TrainError::Config(format!(
+                return Err(TrainError::Setup(format!(
                     "--resume: no complete checkpoint in {}; run without --resume to start",
                     ckpt_dir.display()
                 )));
@@ -246,7 +176,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<RunReport, 
         }
     } else {
         if let Some(k) = existing.last() {
-            return Err(TrainError::Config(format!(
+            return Err(TrainError::Setup(format!(
                 "{} already holds a run (checkpoint at iteration {k}); add --resume to continue \
                  it, or set output_dir (or --set output_dir=...) to start a new one",
                 run_dir.display()
@@ -291,7 +221,7 @@ fn run_in(
     }
     let cfg = model_config(exp, &train)?;
     let model_toml = run_dir.join("model.toml");
-    let cfg_text = toml::to_string(&cfg).map_err(|e| TrainError::Config(e.to_string()))?;
+    let cfg_text = toml::to_string(&cfg).expect("a model config serialises to TOML");
     write_atomic(&model_toml, cfg_text.as_bytes()).map_err(|e| TrainError::io(&model_toml, e))?;
     let max_iter = exp.max_iter(train.images.len());
     tracing::info!(
@@ -341,11 +271,9 @@ fn run_in(
     let start_iter = match resume_from {
         Some(k) => {
             let load = |name: &str| AtomicFileCheckpointer::new(ckpt_dir, name);
-            let err = |name: &str, e: burn_train::checkpoint::CheckpointerError| {
-                TrainError::Config(format!(
-                    "cannot resume from {}: {e}",
-                    AtomicFileCheckpointer::path(ckpt_dir, name, k).display()
-                ))
+            let err = |name: &str, source| TrainError::Checkpoint {
+                path: AtomicFileCheckpointer::path(ckpt_dir, name, k),
+                source,
             };
             let m = Checkpointer::<burn::store::ModuleRecord>::restore(&load("model"), k)
                 .map_err(|e| err("model", e))?;
@@ -359,8 +287,10 @@ fn run_in(
             learner.load_model(m);
             learner.load_optim(o);
             learner.load_scheduler(s);
-            truncate_jsonl(&jsonl, k).map_err(|e| TrainError::io(&jsonl, e))?;
-            for r in read_jsonl(&jsonl, Some(k)) {
+            metrics_log::truncate(&jsonl, k).map_err(|e| TrainError::io(&jsonl, e))?;
+            let records = metrics_log::read_records(&jsonl, Some(k))
+                .map_err(|e| TrainError::io(&jsonl, e))?;
+            for r in records {
                 if let (Some(i), Some(ap)) =
                     (r["iteration"].as_u64(), r["eval"]["segm"]["AP"].as_f64())
                     && best_before.is_none_or(|(_, b)| ap > b)
@@ -381,7 +311,7 @@ fn run_in(
     }
 
     let train = Arc::new(train);
-    let policy = on_bad_sample(&exp.dataset);
+    let policy = exp.dataset.on_bad_sample;
     let transforms = Transforms::new(
         TransformConfig {
             min_sizes: Vec::new(),
@@ -500,10 +430,7 @@ fn run_in(
     if outcome.reason == StopReason::Finished {
         let path = run_dir.join("model_final.safetensors");
         let model = result.model.model;
-        crate::files::write_atomic_with(&path, |tmp| {
-            mrcnn_model::import::save_safetensors(&model, tmp)
-        })
-        .map_err(|e| TrainError::io(&path, e))?;
+        mrcnn_model::save_safetensors(&model, &path)?;
         tracing::info!("wrote {}", path.display());
         final_weights = Some(path);
         crate::report::write_run_report(run_dir, &outcome)?;

@@ -23,9 +23,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::error::TrainError;
 use crate::evaluate::{Evaluation, evaluate_model};
+use crate::metrics_log::MetricsLog;
 use crate::parallel::DataParallel;
-use crate::progress::{JsonLines, Progress};
+use crate::progress::Progress;
 use crate::trainee::{TrainBatch, Trainee, step_seed, train_pair};
 
 /// Ctrl-C presses seen since the run started (the handler is process-wide; see `run.rs`).
@@ -114,7 +116,7 @@ fn losses_json(values: &[(&'static str, f32)]) -> serde_json::Value {
 }
 
 /// One evaluation of the current weights; logs and records it.
-fn run_eval(setup: &EvalSetup, learner: &Learner<Trainee>) -> Result<Evaluation, String> {
+fn run_eval(setup: &EvalSetup, learner: &Learner<Trainee>) -> Result<Evaluation, TrainError> {
     let model = learner.model().valid().model;
     evaluate_model(
         &model,
@@ -139,7 +141,7 @@ impl SupervisedLearningStrategy<Trainee> for IterationLoop {
         let mut checkpointer = components.checkpointer;
         let store = components.event_store.clone();
         let interrupter = components.interrupter.clone();
-        let mut jsonl = JsonLines::open(&self.run_dir.join("metrics.jsonl")).ok();
+        let mut jsonl = MetricsLog::open(&self.run_dir.join("metrics.jsonl")).ok();
         let progress = Progress::new(self.start_iter, self.max_iter, self.show_progress);
         let log = |msg: String| progress.suspend(|| tracing::info!("{msg}"));
 
@@ -342,9 +344,7 @@ fn evaluation_step(
             if out.best.is_none_or(|(_, ap)| s[0] > ap) {
                 let path = run_dir.join("model_best.safetensors");
                 let model = learner.model().valid().model;
-                match crate::files::write_atomic_with(&path, |tmp| {
-                    mrcnn_model::import::save_safetensors(&model, tmp)
-                }) {
+                match mrcnn_model::save_safetensors(&model, &path) {
                     Ok(()) => out.best = Some((it, s[0])),
                     Err(e) => tracing::warn!("could not keep the best weights: {e}"),
                 }
@@ -360,7 +360,7 @@ fn evaluation_step(
         }
         Err(e) => {
             tracing::warn!("evaluation at iteration {it} failed: {e}");
-            json!({"iteration": it, "eval_error": e})
+            json!({"iteration": it, "eval_error": e.to_string()})
         }
     }
 }

@@ -156,22 +156,6 @@ impl InferenceStep for Trainee {
     }
 }
 
-/// An image as the model takes it: `3 x h x w` floats in `[0, 1]`.
-pub fn image_input(img: &image::RgbImage) -> ImageInput {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let mut data = vec![0.0f32; 3 * h * w];
-    for (i, p) in img.pixels().enumerate() {
-        for c in 0..3 {
-            data[c * h * w + i] = p.0[c] as f32 / 255.0;
-        }
-    }
-    ImageInput {
-        data,
-        height: h,
-        width: w,
-    }
-}
-
 /// A decoded sample as a training pair. Crowd regions are left out, as torchvision's and
 /// Detectron2's training data paths do.
 pub fn train_pair(s: &Sample) -> (ImageInput, TrainTarget) {
@@ -185,7 +169,7 @@ pub fn train_pair(s: &Sample) -> (ImageInput, TrainTarget) {
         t.labels.push(s.labels[i] as usize);
         t.masks.push(s.masks[i].as_raw().clone());
     }
-    (image_input(&s.image), t)
+    (ImageInput::from_rgb(&s.image), t)
 }
 
 /// The seed of iteration `iter`'s step (SplitMix64 of the run seed and the iteration).

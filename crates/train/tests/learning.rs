@@ -5,7 +5,7 @@
 //! Runs in well under two minutes in release: `cargo test --release -p mrcnn-train --test learning`.
 
 use burn::prelude::*;
-use mrcnn_core::ModelConfig;
+use mrcnn_config::ModelConfig;
 use mrcnn_core::rand::{Rng, SeedableRng};
 use mrcnn_core::rand_chacha::ChaCha8Rng;
 use mrcnn_model::MaskRcnn;

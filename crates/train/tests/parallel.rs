@@ -12,14 +12,14 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn_train::TrainStep;
-use mrcnn_core::ModelConfig;
+use mrcnn_config::ModelConfig;
+use mrcnn_config::WgpuAdapter;
 use mrcnn_core::rand::{Rng, SeedableRng};
 use mrcnn_core::rand_chacha::ChaCha8Rng;
 use mrcnn_model::MaskRcnn;
 use mrcnn_model::targets::TrainTarget;
 use mrcnn_model::transform::ImageInput;
 use mrcnn_train::parallel::{DataParallel, materialize, shard_seed};
-use mrcnn_train::run::parse_device;
 use mrcnn_train::trainee::{TrainBatch, Trainee};
 use std::path::Path;
 
@@ -229,20 +229,16 @@ fn two_wgpu_devices_give_the_mean_gradient() {
         eprintln!("skipped (set MRCNN_TEST_WGPU_TRAIN=1 to run it)");
         return;
     }
-    let probe = std::panic::catch_unwind(|| {
-        ["wgpu", "wgpu:cpu"]
-            .iter()
-            .map(|n| {
-                let d = parse_device(n).unwrap();
-                let t = Tensor::<1>::from_floats([1.0, 2.0], &d);
-                assert_eq!(t.sum().into_scalar::<f32>(), 3.0);
-                d.autodiff()
-            })
-            .collect::<Vec<Device>>()
-    });
-    let Ok(devs) = probe else {
-        eprintln!("skipped (no wgpu adapter; install mesa-vulkan-drivers for lavapipe)");
-        return;
+    let devs: Result<Vec<Device>, String> = [WgpuAdapter::Default, WgpuAdapter::Cpu]
+        .into_iter()
+        .map(|a| mrcnn_testing::wgpu_device(a).map(|d| d.autodiff()))
+        .collect();
+    let devs = match devs {
+        Ok(d) => d,
+        Err(why) => {
+            eprintln!("skipped ({why})");
+            return;
+        }
     };
     let whole = batch(2, 31);
     let (want, want_total) = reference(&trainee(&Device::flex().autodiff(), true), &whole, 2);

@@ -245,16 +245,14 @@ fn data_parallel_run_on_two_wgpu_devices_resumes_exactly() {
         eprintln!("skipped (set MRCNN_TEST_WGPU_TRAIN=1 to run it)");
         return;
     }
-    let probe = std::panic::catch_unwind(|| {
-        for n in ["wgpu", "wgpu:cpu"] {
-            let d = mrcnn_train::run::parse_device(n).unwrap();
-            let t = burn::tensor::Tensor::<1>::from_floats([1.0, 2.0], &d);
-            assert_eq!(t.sum().into_scalar::<f32>(), 3.0);
+    for a in [
+        mrcnn_config::WgpuAdapter::Default,
+        mrcnn_config::WgpuAdapter::Cpu,
+    ] {
+        if let Err(why) = mrcnn_testing::wgpu_device(a) {
+            eprintln!("skipped ({why})");
+            return;
         }
-    });
-    if probe.is_err() {
-        eprintln!("skipped (no wgpu adapter; install mesa-vulkan-drivers for lavapipe)");
-        return;
     }
     let dir = tempfile::tempdir().unwrap();
     let sets = [

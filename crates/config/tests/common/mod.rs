@@ -5,8 +5,12 @@ use std::path::{Path, PathBuf};
 
 use mrcnn_config::{ConfigError, Experiment, load_experiment};
 
+/// The architecture the experiments below name: the repository's R50-FPN (tests run in the
+/// crate folder, and model paths are relative to the current directory).
+pub const MODEL_FILE: &str = "../../model_configs/mask_rcnn_R_50_FPN.toml";
+
 /// A minimal `[model]` section.
-pub const MODEL: &str = "[model]\nconfig = \"model_configs/mask_rcnn_R_50_FPN.toml\"\n";
+pub const MODEL: &str = "[model]\nconfig = \"../../model_configs/mask_rcnn_R_50_FPN.toml\"\n";
 
 /// A temp folder to write experiment files into.
 pub struct Dir(pub tempfile::TempDir);

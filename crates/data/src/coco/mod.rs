@@ -8,4 +8,4 @@ mod read;
 mod write;
 
 pub use read::{read_coco, read_coco_str};
-pub use write::{coco_json, write_coco};
+pub use write::{to_instances, write_coco};

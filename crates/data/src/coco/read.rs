@@ -1,48 +1,18 @@
 //! Reading COCO instances JSON: polygons, uncompressed and compressed RLE, iscrowd.
 //!
-//! The top level is parsed loosely (`Vec<Value>`) and each image, annotation
-//! and category separately, so one malformed entry becomes a located
-//! [`Problem`] instead of failing the whole file.
+//! The file is read with `mrcnn-coco`'s schema entry by entry ([`LenientInstances`]), so one
+//! malformed image or annotation becomes a located [`Problem`] instead of failing the whole
+//! file; then each entry is checked for training (files exist, boxes inside the image, masks
+//! of the image's size and not empty).
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use mrcnn_eval::rle::Rle;
-use serde::Deserialize;
-use serde_json::Value;
+use mrcnn_coco::schema::{RawSegmentation, bbox4};
+use mrcnn_coco::{LenientInstances, Rle, Segmentation};
 
 use crate::error::{DataError, Problem, ProblemKind, ProblemLog, Skipped};
 use crate::model::{Category, Dataset, ImageRecord, ImageSource, Instance, mask_bbox_xyxy};
-
-#[derive(Deserialize)]
-struct Top {
-    #[serde(default)]
-    images: Vec<Value>,
-    #[serde(default)]
-    annotations: Vec<Value>,
-    #[serde(default)]
-    categories: Vec<Value>,
-}
-
-#[derive(Deserialize)]
-struct CocoImage {
-    id: u64,
-    file_name: String,
-    width: u32,
-    height: u32,
-}
-
-#[derive(Deserialize)]
-struct CocoAnn {
-    image_id: u64,
-    category_id: u32,
-    #[serde(default)]
-    segmentation: Value,
-    area: Option<f64>,
-    bbox: Option<[f64; 4]>,
-    #[serde(default)]
-    iscrowd: u8,
-}
 
 /// Read `json`; image files are looked up under `image_root`.
 ///
@@ -66,14 +36,19 @@ pub fn read_coco_str(
     check_files: bool,
     log: &mut ProblemLog,
 ) -> Result<Dataset, DataError> {
-    let top: Top = serde_json::from_str(text)
+    let top = LenientInstances::from_json_str(text)
         .map_err(|e| DataError::format(json, format!("not a COCO instances file: {e}")))?;
 
     let mut categories = Vec::new();
-    for (i, v) in top.categories.into_iter().enumerate() {
-        let c: Category = serde_json::from_value(v)
-            .map_err(|e| DataError::format(json, format!("categories[{i}]: {e}")))?;
-        categories.push(c);
+    for (i, c) in top.categories.into_iter().enumerate() {
+        let c = c.map_err(|e| DataError::format(json, format!("categories[{i}]: {e}")))?;
+        let id = u32::try_from(c.id).map_err(|_| {
+            DataError::format(
+                json,
+                format!("categories[{i}]: id {} is not in 1..=4294967295", c.id),
+            )
+        })?;
+        categories.push(Category { id, name: c.name });
     }
     // Categories define the label space: a bad one is a file error, not a sample.
     let categories = crate::labelmap::validate(categories)
@@ -83,10 +58,10 @@ pub fn read_coco_str(
         images: Vec::new(),
     };
 
-    let mut index: HashMap<u64, usize> = HashMap::new();
-    for (i, v) in top.images.into_iter().enumerate() {
+    let mut index: HashMap<i64, usize> = HashMap::new();
+    for (i, im) in top.images.into_iter().enumerate() {
         let bad = |kind, d: String| Problem::new(kind, json, d).record(i);
-        let im: CocoImage = match serde_json::from_value(v) {
+        let im = match im {
             Ok(im) => im,
             Err(e) => {
                 log.bad(
@@ -96,26 +71,31 @@ pub fn read_coco_str(
                 continue;
             }
         };
+        let (Some(file_name), Ok(id)) = (im.file_name, u64::try_from(im.id)) else {
+            let d = format!("images[{i}]: needs a file_name and a non-negative id");
+            log.bad(bad(ProblemKind::BadRecord, d), Skipped::Image)?;
+            continue;
+        };
         if im.width == 0 || im.height == 0 {
-            let d = format!("image {} has size {}x{}", im.id, im.width, im.height);
+            let d = format!("image {id} has size {}x{}", im.width, im.height);
             log.bad(bad(ProblemKind::BadRecord, d), Skipped::Image)?;
             continue;
         }
         if im.width as u64 * im.height as u64 > u32::MAX as u64 {
             // Polygons are rasterised with 32-bit pixel positions, as pycocotools.
             let d = format!(
-                "image {} has size {}x{}: more than 2^32 pixels, more than COCO masks can address",
-                im.id, im.width, im.height
+                "image {id} has size {}x{}: more than 2^32 pixels, more than COCO masks can address",
+                im.width, im.height
             );
             log.bad(bad(ProblemKind::BadRecord, d), Skipped::Image)?;
             continue;
         }
         if index.contains_key(&im.id) {
-            let d = format!("image id {} appears twice", im.id);
+            let d = format!("image id {id} appears twice");
             log.bad(bad(ProblemKind::DuplicateId, d), Skipped::Image)?;
             continue;
         }
-        let path = image_root.join(&im.file_name);
+        let path = image_root.join(&file_name);
         if check_files && !path.is_file() {
             let d = format!("image file {} not found", path.display());
             log.bad(bad(ProblemKind::MissingFile, d), Skipped::Image)?;
@@ -125,8 +105,8 @@ pub fn read_coco_str(
         }
         index.insert(im.id, ds.images.len());
         ds.images.push(ImageRecord {
-            id: im.id,
-            file_name: im.file_name,
+            id,
+            file_name,
             source: ImageSource::File(path),
             width: im.width,
             height: im.height,
@@ -134,9 +114,9 @@ pub fn read_coco_str(
         });
     }
 
-    for (i, v) in top.annotations.into_iter().enumerate() {
+    for (i, a) in top.annotations.into_iter().enumerate() {
         let bad = |kind, d: String| Problem::new(kind, json, d).annotation(i);
-        let a: CocoAnn = match serde_json::from_value(v) {
+        let a = match a {
             Ok(a) => a,
             Err(e) => {
                 let p = bad(ProblemKind::BadRecord, format!("annotations[{i}]: {e}"));
@@ -152,14 +132,17 @@ pub fn read_coco_str(
         if img_idx == usize::MAX {
             continue; // its image was skipped (and reported) above
         }
-        let Some(label) = ds.label_of_id(a.category_id) else {
+        let label = u32::try_from(a.category_id)
+            .ok()
+            .and_then(|id| ds.label_of_id(id));
+        let Some(label) = label else {
             let d = format!("category_id {} is not in categories", a.category_id);
             log.bad(bad(ProblemKind::UnknownClass, d), Skipped::Annotation)?;
             continue;
         };
         let img = &ds.images[img_idx];
         let (h, w) = (img.height, img.width);
-        let mask = match parse_segmentation(&a.segmentation, h, w) {
+        let mask = match decode_segmentation(a.segmentation, h, w) {
             Ok(m) => m,
             Err((kind, d)) => {
                 log.bad(bad(kind, d).record(img_idx), Skipped::Annotation)?;
@@ -172,22 +155,22 @@ pub fn read_coco_str(
             log.bad(bad(ProblemKind::EmptyMask, d), Skipped::Annotation)?;
             continue;
         }
-        let bbox = match a.bbox {
-            Some(b) => match check_box(b, w, h) {
-                Ok(b) => b,
-                Err(d) => {
-                    log.bad(bad(ProblemKind::BadBox, d), Skipped::Annotation)?;
-                    continue;
-                }
-            },
-            None => mask_bbox_xyxy(&mask),
+        let bbox = match bbox4(a.bbox.as_deref())
+            .and_then(|b| b.map(|b| check_box(b, w, h)).transpose())
+        {
+            Ok(Some(b)) => b,
+            Ok(None) => mask_bbox_xyxy(&mask),
+            Err(d) => {
+                log.bad(bad(ProblemKind::BadBox, d), Skipped::Annotation)?;
+                continue;
+            }
         };
         let area = a.area.unwrap_or(mask_area as f64) as f32;
         ds.images[img_idx].annotations.push(Instance {
             category: label,
             bbox,
             mask,
-            iscrowd: a.iscrowd != 0,
+            iscrowd: a.iscrowd,
             area,
         });
     }
@@ -209,33 +192,33 @@ fn check_box(b: [f64; 4], w: u32, h: u32) -> Result<[f32; 4], String> {
     Ok([cl(x, w), cl(y, h), cl(x + bw, w), cl(y + bh, h)])
 }
 
-/// Polygons, `{size, counts: [..]}` or `{size, counts: "..."}` → RLE.
-pub(crate) fn parse_segmentation(
-    seg: &Value,
+/// Polygons or an RLE of the image's size → the mask of an `h x w` image. Polygons need at
+/// least 3 points; an RLE must be valid and of the image's size.
+pub(crate) fn decode_segmentation(
+    seg: Option<RawSegmentation>,
     h: u32,
     w: u32,
 ) -> Result<Rle, (ProblemKind, String)> {
-    match seg {
-        Value::Array(polys) => {
+    let Some(seg) = seg else {
+        return Err((
+            ProblemKind::EmptyMask,
+            "annotation has no segmentation".into(),
+        ));
+    };
+    if let RawSegmentation::Rle { size: [rh, rw], .. } = &seg
+        && (*rh, *rw) != (h, w)
+    {
+        let d = format!("RLE size {rh}x{rw} but the image is {h}x{w}");
+        return Err((ProblemKind::MaskSizeMismatch, d));
+    }
+    match seg.decode() {
+        Ok(Segmentation::Rle(r)) => Ok(r),
+        Err(e) => Err((ProblemKind::BadRle, e.to_string())),
+        Ok(Segmentation::Polygons(polys)) => {
             if polys.is_empty() {
                 return Err((ProblemKind::BadPolygon, "empty polygon list".into()));
             }
-            let mut out = Vec::with_capacity(polys.len());
-            for (k, p) in polys.iter().enumerate() {
-                let pts: Option<Vec<f64>> = p
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .map(|v| v.as_f64().filter(|f| f.is_finite()))
-                            .collect()
-                    })
-                    .unwrap_or(None);
-                let Some(pts) = pts else {
-                    return Err((
-                        ProblemKind::BadPolygon,
-                        format!("polygon {k} is not a list of numbers"),
-                    ));
-                };
+            for (k, pts) in polys.iter().enumerate() {
                 if pts.len() < 6 || pts.len() % 2 != 0 {
                     let d = format!(
                         "polygon {k} has {} values; need ≥ 3 (x, y) points",
@@ -243,52 +226,9 @@ pub(crate) fn parse_segmentation(
                     );
                     return Err((ProblemKind::BadPolygon, d));
                 }
-                out.push(pts);
             }
-            Ok(Rle::from_polygons(&out, h, w))
+            Ok(Rle::from_polygons(&polys, h, w))
         }
-        Value::Object(o) => {
-            let size = o.get("size").and_then(|s| s.as_array()).and_then(|s| {
-                let hh = s.first()?.as_u64()?;
-                let ww = s.get(1)?.as_u64()?;
-                Some((hh, ww))
-            });
-            let Some((rh, rw)) = size else {
-                return Err((ProblemKind::BadRle, "RLE without a [h, w] size".into()));
-            };
-            if (rh, rw) != (h as u64, w as u64) {
-                let d = format!("RLE size {rh}x{rw} but the image is {h}x{w}");
-                return Err((ProblemKind::MaskSizeMismatch, d));
-            }
-            match o.get("counts") {
-                Some(Value::String(s)) => {
-                    Rle::from_compressed(s, h, w).map_err(|e| (ProblemKind::BadRle, e.to_string()))
-                }
-                Some(Value::Array(c)) => {
-                    let counts: Option<Vec<u32>> = c
-                        .iter()
-                        .map(|v| v.as_u64().and_then(|x| u32::try_from(x).ok()))
-                        .collect();
-                    let Some(counts) = counts else {
-                        return Err((
-                            ProblemKind::BadRle,
-                            "RLE counts are not non-negative integers".into(),
-                        ));
-                    };
-                    Rle::from_uncompressed(&counts, h, w)
-                        .map_err(|e| (ProblemKind::BadRle, e.to_string()))
-                }
-                _ => Err((ProblemKind::BadRle, "RLE without counts".into())),
-            }
-        }
-        Value::Null => Err((
-            ProblemKind::EmptyMask,
-            "annotation has no segmentation".into(),
-        )),
-        _ => Err((
-            ProblemKind::BadRle,
-            "segmentation is neither polygons nor RLE".into(),
-        )),
     }
 }
 

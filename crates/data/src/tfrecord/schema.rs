@@ -5,7 +5,7 @@ use std::io::{BufWriter, Cursor};
 use std::path::{Path, PathBuf};
 
 use image::{GrayImage, ImageFormat};
-use mrcnn_eval::rle::Rle;
+use mrcnn_coco::Rle;
 
 use super::framing::{FrameError, Records, write_record};
 use super::proto::{Example, Feature, decode_example, encode_example};

@@ -23,12 +23,14 @@ pub fn expand_input(spec: &str) -> Result<Vec<PathBuf>, DataError> {
         .and_then(|(p, n)| Some((p, n.parse::<usize>().ok()?)))
     {
         if n == 0 {
-            return Err(DataError::Args(format!("{spec}: shard count must be ≥ 1")));
+            return Err(DataError::Options(format!(
+                "{spec}: shard count must be ≥ 1"
+            )));
         }
         shard_paths(Path::new(prefix), n)
     } else if spec.contains(['*', '?', '[']) {
         let paths =
-            glob::glob(spec).map_err(|e| DataError::Args(format!("{spec}: bad glob: {e}")))?;
+            glob::glob(spec).map_err(|e| DataError::Options(format!("{spec}: bad glob: {e}")))?;
         let mut v = Vec::new();
         for p in paths {
             v.push(p.map_err(|e| {

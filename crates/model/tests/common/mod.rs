@@ -1,11 +1,11 @@
-//! Fixture location of the model parity tests; the helpers live in `mrcnn_core::testing`.
+//! Fixture location of the model parity tests; the helpers live in `mrcnn_testing`.
 #![allow(dead_code)]
 
 use mrcnn_core::BoxXyxy;
-pub use mrcnn_core::testing::*;
 use mrcnn_model::MaskRcnn;
 use mrcnn_model::transform::ImageInput;
 use mrcnn_roi_heads::Detections;
+pub use mrcnn_testing::*;
 use std::path::{Path, PathBuf};
 
 pub const TOL: f32 = 1e-4;
@@ -73,7 +73,7 @@ pub fn assert_predicts_like_torchvision(what: &str, m: &MaskRcnn) {
                 .expect("matched above");
             assert_close(
                 &format!("{what} mask {i}.{k}"),
-                &p.masks[j],
+                &p.mask_probabilities(j),
                 &exp_masks[k * hw..(k + 1) * hw],
                 TOL,
             );
