@@ -5,7 +5,9 @@
    roi heads -> mask head; dataset -> loader -> trainer): every `mrcnn-*` dependency of a crate
    must be one it is allowed below (ALLOWED), so no crate depends on one above it.
 2. No library crate depends on clap: flags, printing and exit codes live in crates/cli.
-3. No module imports a module that imports it back, directly or in a circle, within a crate
+3. No library prints: `print!`, `println!`, `eprint!`, `eprintln!` and `dbg!` appear only in
+   crates/cli, tests, examples and `#[cfg(test)]` modules (libraries log with `tracing`).
+4. No module imports a module that imports it back, directly or in a circle, within a crate
    (`use crate::x`, `crate::x::`, `super::x`, and names re-exported by lib.rs). Test modules
    (`#[cfg(test)] mod tests`) are not counted.
 
@@ -67,6 +69,18 @@ def check_crates(problems):
                     problems.append(f"{name} depends on {d}, which is not below it in the flow")
         if name != BINARY and "clap" in deps:
             problems.append(f"{name} depends on clap; flags belong in crates/cli")
+
+
+def check_printing(problems):
+    for path, manifest in crates():
+        name = manifest["package"]["name"]
+        if name in (BINARY, "mrcnn-testing"):
+            continue
+        for f in sorted((path / "src").rglob("*.rs")):
+            text = strip_tests(f.read_text())
+            for m in re.finditer(r"\b(e?print(ln)?|dbg)!\(", text):
+                line = text[: m.start()].count("\n") + 1
+                problems.append(f"{f.relative_to(ROOT)}:{line}: {m.group(1)}! in a library")
 
 
 def strip_tests(text):
@@ -199,12 +213,13 @@ def circles(edges):
 def main():
     problems = []
     check_crates(problems)
+    check_printing(problems)
     check_modules(problems)
     for p in problems:
         print(p)
     if problems:
         sys.exit(1)
-    print("layers: crates depend one way, clap only in crates/cli, no module circles")
+    print("layers: crates depend one way, clap only in crates/cli, no printing libraries, no module circles")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,6 @@
 //! The command line only: flags (clap), printing and exit codes. Every command turns its flags
 //! into a library's option struct and prints what the library returns.
 
-#![allow(clippy::print_stdout, clippy::print_stderr)]
-
 mod data_cmds;
 mod eval;
 mod eval_model;

@@ -204,7 +204,7 @@ fn ctrl_c_saves_a_checkpoint_and_resume_finishes() {
         "--set",
         "checkpoint.period=100000",
     ];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mrcnn"))
+    let child = Command::new(env!("CARGO_BIN_EXE_mrcnn"))
         .args(["train", "--config", s(&exp), "--no-progress"])
         .args(sets)
         .env("RUST_LOG", "warn")

@@ -47,7 +47,10 @@ fn decode_bbox(
     raw: Option<&[f64]>,
     what: &dyn Fn() -> String,
 ) -> Result<Option<[f64; 4]>, CocoError> {
-    schema::bbox4(raw).map_err(|msg| CocoError::Invalid { what: what(), msg })
+    schema::bbox4(raw).map_err(|e| CocoError::Invalid {
+        what: what(),
+        msg: e.to_string(),
+    })
 }
 
 /// Reads a JSON file as text; the error names the file.
@@ -61,10 +64,7 @@ fn read_text(path: &Path) -> Result<String, CocoError> {
 impl Instances {
     /// Parses COCO instances JSON text (every entry must have the schema's types).
     pub fn from_json_str(text: &str) -> Result<Instances, CocoError> {
-        schema::expect_object(text).map_err(|msg| CocoError::Invalid {
-            what: "ground truth".into(),
-            msg,
-        })?;
+        schema::expect_object(text, "ground truth")?;
         serde_json::from_str(text).map_err(|source| CocoError::Json {
             what: "ground truth".into(),
             source,

@@ -35,10 +35,7 @@ fn entries<T: DeserializeOwned>(list: Vec<Value>) -> Vec<Result<T, serde_json::E
 impl LenientInstances {
     /// Parses the top level (an object with lists) strictly and each entry leniently.
     pub fn from_json_str(text: &str) -> Result<Self, CocoError> {
-        schema::expect_object(text).map_err(|msg| CocoError::Invalid {
-            what: "COCO instances file".into(),
-            msg,
-        })?;
+        schema::expect_object(text, "COCO instances file")?;
         let top: Top = serde_json::from_str(text).map_err(|source| CocoError::Json {
             what: "COCO instances".into(),
             source,

@@ -210,14 +210,20 @@ impl Detection {
     }
 }
 
-/// A `[x, y, w, h]` list as written: `None` when absent or `[]`, an error message when it does
-/// not hold 4 numbers.
-pub fn bbox4(raw: Option<&[f64]>) -> Result<Option<[f64; 4]>, String> {
+/// A `bbox` that is not `[x, y, w, h]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("'bbox' must have 4 numbers, got {len}")]
+pub struct BadBbox {
+    pub len: usize,
+}
+
+/// A `[x, y, w, h]` list as written: `None` when absent or `[]`.
+pub fn bbox4(raw: Option<&[f64]>) -> Result<Option<[f64; 4]>, BadBbox> {
     match raw {
         None | Some([]) => Ok(None),
         Some(v) => <[f64; 4]>::try_from(v)
             .map(Some)
-            .map_err(|_| format!("'bbox' must have 4 numbers, got {}", v.len())),
+            .map_err(|_| BadBbox { len: v.len() }),
     }
 }
 
@@ -243,16 +249,20 @@ fn flag_out<S: serde::Serializer>(v: &bool, s: S) -> Result<S::Ok, S::Error> {
 }
 
 /// COCO files are JSON objects; serde would also take a JSON array as the fields of a struct in
-/// order, so `[]` would read as an empty file.
-pub(crate) fn expect_object(text: &str) -> Result<(), String> {
-    match text.trim_start().chars().next() {
-        Some('{') => Ok(()),
-        Some(c) => Err(format!(
+/// order, so `[]` would read as an empty file. `what` names the file's role in the error.
+pub(crate) fn expect_object(text: &str, what: &str) -> Result<(), crate::CocoError> {
+    let msg = match text.trim_start().chars().next() {
+        Some('{') => return Ok(()),
+        Some(c) => format!(
             "the top level is not a JSON object (starts with {c:?}); a COCO instances file is \
              {{\"images\": [...], \"annotations\": [...], \"categories\": [...]}}"
-        )),
-        None => Err("the file is empty".into()),
-    }
+        ),
+        None => "the file is empty".into(),
+    };
+    Err(crate::CocoError::Invalid {
+        what: what.to_string(),
+        msg,
+    })
 }
 
 #[cfg(test)]
@@ -286,12 +296,9 @@ mod tests {
 
     #[test]
     fn top_level_must_be_an_object() {
-        assert!(expect_object(" {}").is_ok());
-        assert!(
-            expect_object("[]")
-                .unwrap_err()
-                .contains("not a JSON object")
-        );
-        assert!(expect_object("").is_err());
+        assert!(expect_object(" {}", "gt").is_ok());
+        let e = expect_object("[]", "gt").unwrap_err().to_string();
+        assert!(e.contains("not a JSON object"), "{e}");
+        assert!(expect_object("", "gt").is_err());
     }
 }

@@ -173,7 +173,7 @@ impl BackboneConfig {
             BlockKind::Basic => 1,
             BlockKind::Bottleneck => 4,
         };
-        Ok(std::array::from_fn(|i| self.base_width * expansion << i))
+        Ok(std::array::from_fn(|i| (self.base_width * expansion) << i))
     }
 }
 
@@ -629,7 +629,8 @@ mod tests {
 
     #[test]
     fn values_no_one_could_mean_name_their_key() {
-        let cases: [(&str, fn(&mut ModelConfig)); 6] = [
+        type Break = fn(&mut ModelConfig);
+        let cases: [(&str, Break); 6] = [
             ("num_classes", |c| c.num_classes = 0),
             ("fpn.out_channels", |c| c.fpn.out_channels = 0),
             ("input.min_size", |c| c.input.min_size = vec![0]),

@@ -34,21 +34,21 @@ pub(crate) fn validate(exp: &Experiment, layers: &Layers) -> Result<(), ConfigEr
     let mut seen: Vec<(String, DeviceSpec)> = Vec::new();
     for (key, d) in devices {
         let spec = DeviceSpec::parse(d).map_err(|e| invalid(&key, format!("`{key}`: {e}")))?;
-        if key.starts_with("devices") {
-            if let Some((first, _)) = seen.iter().find(|(k, s)| k != "device" && *s == spec) {
-                return Err(invalid(
-                    &key,
-                    format!(
-                        "`{key}` = \"{d}\" repeats `{first}`: each device of a data-parallel \
+        if key.starts_with("devices")
+            && let Some((first, _)) = seen.iter().find(|(k, s)| k != "device" && *s == spec)
+        {
+            return Err(invalid(
+                &key,
+                format!(
+                    "`{key}` = \"{d}\" repeats `{first}`: each device of a data-parallel \
                          run must be a different device"
-                    ),
-                ));
-            }
+                ),
+            ));
         }
         seen.push((key, spec));
     }
     let n_devices = exp.devices.len().max(1);
-    if exp.solver.images_per_batch % n_devices != 0 {
+    if !exp.solver.images_per_batch.is_multiple_of(n_devices) {
         return Err(invalid(
             "solver.images_per_batch",
             format!(

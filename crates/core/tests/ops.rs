@@ -5,7 +5,7 @@ use burn::prelude::*;
 use mrcnn_config::{AnchorConfig, PoolerConfig};
 use mrcnn_core::anchors::{anchors_per_level, cell_anchors};
 use mrcnn_core::box_coder::BoxCoder;
-use mrcnn_core::roi_align::{Roi, RoiAlignParams, roi_align, roi_align_tensor_ops};
+use mrcnn_core::roi_align::{Roi, RoiAlignParams, roi_align};
 use mrcnn_core::{boxes, host, nms, poolers};
 use mrcnn_testing::{Fixture, assert_close, devices};
 use serde_json::Value;

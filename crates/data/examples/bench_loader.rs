@@ -8,8 +8,6 @@
 //! and divides the images by the wall time from `stream(0)` to the last batch.
 //! The files are read once before timing, so the page cache is warm.
 
-#![allow(clippy::print_stdout, clippy::print_stderr)]
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;

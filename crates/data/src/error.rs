@@ -47,6 +47,24 @@ impl DataError {
     }
 }
 
+/// Why a small piece of data (a protobuf message, a label map) does not parse: a message for a
+/// [`Problem`] or a [`DataError::Format`]; there is no deeper cause to keep.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl From<&str> for Invalid {
+    fn from(s: &str) -> Self {
+        Invalid(s.to_string())
+    }
+}
+
+impl From<String> for Invalid {
+    fn from(s: String) -> Self {
+        Invalid(s)
+    }
+}
+
 /// What to do with a sample (image or annotation) that cannot be used: stop with an error
 /// naming it, or skip it, record it and report the count at the end.
 pub use mrcnn_config::OnBadSample;

@@ -20,6 +20,7 @@
 use std::path::Path;
 
 use crate::error::DataError;
+use crate::error::Invalid;
 use crate::model::Category;
 
 /// Read a label map, choosing the syntax by extension (`.toml` → TOML, else pbtxt).
@@ -30,7 +31,7 @@ pub fn read_label_map(path: &Path) -> Result<Vec<Category>, DataError> {
     } else {
         parse_pbtxt(&text)
     };
-    cats.map_err(|m| DataError::format(path, m))
+    cats.map_err(|m| DataError::format(path, m.0))
 }
 
 /// Write a label map, choosing the syntax by extension (`.toml` → TOML, else pbtxt).
@@ -49,23 +50,20 @@ fn is_toml(path: &Path) -> bool {
 }
 
 /// Check ids and names, and sort by id.
-pub fn validate(mut cats: Vec<Category>) -> Result<Vec<Category>, String> {
+pub fn validate(mut cats: Vec<Category>) -> Result<Vec<Category>, Invalid> {
     cats.sort_by_key(|c| c.id);
     for (i, c) in cats.iter().enumerate() {
         if c.id == 0 {
-            return Err(format!(
-                "class '{}' has id 0, reserved for background",
-                c.name
-            ));
+            return Err(format!("class '{}' has id 0, reserved for background", c.name).into());
         }
         if c.name.is_empty() {
-            return Err(format!("class id {} has an empty name", c.id));
+            return Err(format!("class id {} has an empty name", c.id).into());
         }
         if i > 0 && cats[i - 1].id == c.id {
-            return Err(format!("class id {} appears twice", c.id));
+            return Err(format!("class id {} appears twice", c.id).into());
         }
         if cats[..i].iter().any(|o| o.name == c.name) {
-            return Err(format!("class name '{}' appears twice", c.name));
+            return Err(format!("class name '{}' appears twice", c.name).into());
         }
     }
     Ok(cats)
@@ -77,7 +75,7 @@ struct TomlMap {
     item: Vec<Category>,
 }
 
-pub fn parse_toml(text: &str) -> Result<Vec<Category>, String> {
+pub fn parse_toml(text: &str) -> Result<Vec<Category>, Invalid> {
     let m: TomlMap = toml::from_str(text).map_err(|e| format!("invalid label map TOML: {e}"))?;
     validate(m.item)
 }
@@ -111,7 +109,7 @@ enum Tok {
 }
 
 /// Tokenise protobuf text format: identifiers/numbers, quoted strings, `:{}`, `#` comments.
-fn tokenize(text: &str) -> Result<Vec<(Tok, usize)>, String> {
+fn tokenize(text: &str) -> Result<Vec<(Tok, usize)>, Invalid> {
     let mut toks = Vec::new();
     let mut chars = text.chars().peekable();
     let mut line = 1;
@@ -147,13 +145,13 @@ fn tokenize(text: &str) -> Result<Vec<(Tok, usize)>, String> {
                 let mut s = String::new();
                 loop {
                     match chars.next() {
-                        None => return Err(format!("line {line}: unterminated string")),
+                        None => return Err(format!("line {line}: unterminated string").into()),
                         Some(c) if c == q => break,
                         Some('\\') => match chars.next() {
                             Some('n') => s.push('\n'),
                             Some('t') => s.push('\t'),
                             Some(c) => s.push(c),
-                            None => return Err(format!("line {line}: unterminated string")),
+                            None => return Err(format!("line {line}: unterminated string").into()),
                         },
                         Some(c) => s.push(c),
                     }
@@ -172,14 +170,14 @@ fn tokenize(text: &str) -> Result<Vec<(Tok, usize)>, String> {
                 }
                 toks.push((Tok::Ident(s), line));
             }
-            c => return Err(format!("line {line}: unexpected character {c:?}")),
+            c => return Err(format!("line {line}: unexpected character {c:?}").into()),
         }
     }
     Ok(toks)
 }
 
 /// Parse `item { id: N name: 'x' ... }` blocks; unknown fields (also nested) are skipped.
-pub fn parse_pbtxt(text: &str) -> Result<Vec<Category>, String> {
+pub fn parse_pbtxt(text: &str) -> Result<Vec<Category>, Invalid> {
     let toks = tokenize(text)?;
     let mut cats = Vec::new();
     let mut i = 0;
@@ -192,13 +190,13 @@ pub fn parse_pbtxt(text: &str) -> Result<Vec<Category>, String> {
                     i += 1;
                 }
                 if toks.get(i).is_none_or(|t| t.0 != Tok::Open) {
-                    return Err(format!("line {line}: expected '{{' after 'item'"));
+                    return Err(format!("line {line}: expected '{{' after 'item'").into());
                 }
                 i += 1;
                 let (mut id, mut name, mut display) = (None, None, None);
                 loop {
                     let Some((t, l)) = toks.get(i) else {
-                        return Err(format!("line {line}: unterminated item"));
+                        return Err(format!("line {line}: unterminated item").into());
                     };
                     match t {
                         Tok::Close => {
@@ -230,11 +228,12 @@ pub fn parse_pbtxt(text: &str) -> Result<Vec<Category>, String> {
                                 _ => {
                                     return Err(format!(
                                         "line {l}: expected a value for '{field}'"
-                                    ));
+                                    )
+                                    .into());
                                 }
                             }
                         }
-                        _ => return Err(format!("line {l}: expected a field name")),
+                        _ => return Err(format!("line {l}: expected a field name").into()),
                     }
                 }
                 let id = id.ok_or(format!("line {line}: item without id"))?;
@@ -244,14 +243,14 @@ pub fn parse_pbtxt(text: &str) -> Result<Vec<Category>, String> {
                     .ok_or(format!("line {line}: item {id} without name"))?;
                 cats.push(Category { id, name });
             }
-            _ => return Err(format!("line {line}: expected 'item'")),
+            _ => return Err(format!("line {line}: expected 'item'").into()),
         }
     }
     validate(cats)
 }
 
 /// Index just past the block opened at `toks[open]`.
-fn skip_block(toks: &[(Tok, usize)], open: usize) -> Result<usize, String> {
+fn skip_block(toks: &[(Tok, usize)], open: usize) -> Result<usize, Invalid> {
     let mut depth = 0usize;
     for (j, (t, _)) in toks.iter().enumerate().skip(open) {
         match t {
@@ -265,7 +264,7 @@ fn skip_block(toks: &[(Tok, usize)], open: usize) -> Result<usize, String> {
             _ => {}
         }
     }
-    Err(format!("line {}: unterminated block", toks[open].1))
+    Err(format!("line {}: unterminated block", toks[open].1).into())
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use regex::Regex;
 
-use crate::error::{DataError, Problem, ProblemKind, ProblemLog, Skipped};
+use crate::error::{DataError, Invalid, Problem, ProblemKind, ProblemLog, Skipped};
 use crate::model::{Category, Dataset, ImageRecord, ImageSource, Instance};
 
 /// A class rule with its pattern compiled.
@@ -138,7 +138,7 @@ fn rel_name(p: &Path, root: &Path) -> String {
 /// Decode a mask/label PNG keeping its stored values (8- or 16-bit grey).
 /// Other colour types are reduced to grey, which keeps zero/nonzero (fine
 /// for binary masks) but not the values, so label PNGs must be grey.
-fn read_u16(path: &Path, need_values: bool) -> Result<(u32, u32, Vec<u16>), String> {
+fn read_u16(path: &Path, need_values: bool) -> Result<(u32, u32, Vec<u16>), Invalid> {
     use image::DynamicImage as D;
     let img = image::open(path).map_err(|e| e.to_string())?;
     let (w, h) = (img.width(), img.height());
@@ -348,7 +348,7 @@ fn read_instance_pngs(
         let (w, h, px) = match read_u16(f, false) {
             Ok(x) => x,
             Err(e) => {
-                log.bad(bad(ProblemKind::CorruptImage, e), Skipped::Annotation)?;
+                log.bad(bad(ProblemKind::CorruptImage, e.0), Skipped::Annotation)?;
                 continue;
             }
         };
@@ -395,7 +395,7 @@ fn read_label_pngs(
         let (w, h, px) = match read_u16(f, true) {
             Ok(x) => x,
             Err(e) => {
-                log.bad(bad(ProblemKind::CorruptImage, e), Skipped::Image)?;
+                log.bad(bad(ProblemKind::CorruptImage, e.0), Skipped::Image)?;
                 continue;
             }
         };

@@ -31,8 +31,8 @@ pub fn overlay(img: &RgbImage, items: &[OverlayItem]) -> RgbImage {
             for x in m.x..(m.x + m.width).min(w) {
                 if m.get(x, y) {
                     let px = out.get_pixel_mut(x, y);
-                    for c in 0..3 {
-                        px.0[c] = ((px.0[c] as u16 + col[c] as u16) / 2) as u8;
+                    for (p, c) in px.0.iter_mut().zip(col) {
+                        *p = ((*p as u16 + c as u16) / 2) as u8;
                     }
                 }
             }

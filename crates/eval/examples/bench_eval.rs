@@ -3,8 +3,6 @@
 //!
 //! `cargo run --release -p mrcnn-eval --example bench_eval -- [n_images=5000] [dets_per_image=100]`
 
-#![allow(clippy::print_stdout)]
-
 use std::time::Instant;
 
 use mrcnn_coco::{Category, GtAnnotation, Image, results_to_json};

@@ -5,8 +5,6 @@ use std::path::PathBuf;
 
 use burn::store::pytorch_reader::PytorchError;
 
-use crate::pickle::PickleError;
-
 /// A checkpoint that cannot be imported.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -65,3 +63,36 @@ impl ImportError {
 }
 
 pub type Result<T> = std::result::Result<T, ImportError>;
+
+/// Why the pickle reader refuses a value or an opcode (turned into a [`PickleError`] with the
+/// byte offset); there is no deeper cause to keep.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+impl From<&str> for Refusal {
+    fn from(s: &str) -> Self {
+        Refusal(s.to_string())
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(s: String) -> Self {
+        Refusal(s)
+    }
+}
+
+/// Why a pickle was refused; `offset` is the byte position of the opcode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PickleError {
+    pub offset: usize,
+    pub message: String,
+}
+
+impl std::error::Error for PickleError {}
+
+impl std::fmt::Display for PickleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (at byte {})", self.message, self.offset)
+    }
+}

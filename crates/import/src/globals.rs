@@ -4,12 +4,13 @@
 //! whose effect (rebuilding a dtype or an array, turning latin-1 text into bytes, making an
 //! `OrderedDict`) is re-implemented, so no Python code, and no code named by the file, ever runs.
 
+use crate::error::Refusal;
 use crate::ndarray::{NdArray, NpDtype};
 use crate::value::{Global, Pairs, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
 
-type Res<T> = std::result::Result<T, String>;
+type Res<T> = std::result::Result<T, Refusal>;
 
 /// Emulates calling one of the allowed globals (REDUCE).
 pub fn call(func: &Value, args: &Value) -> Res<Value> {
@@ -17,7 +18,8 @@ pub fn call(func: &Value, args: &Value) -> Res<Value> {
         return Err(format!(
             "REDUCE on a {}: only allowed globals can be called",
             func.type_name()
-        ));
+        )
+        .into());
     };
     let args = args.items().ok_or("REDUCE arguments are not a tuple")?;
     let arg = |i: usize| {
@@ -46,15 +48,15 @@ pub fn call(func: &Value, args: &Value) -> Res<Value> {
                 .unwrap_or("utf-8")
                 .to_ascii_lowercase();
             if enc != "latin1" && enc != "latin-1" {
-                return Err(format!(
-                    "_codecs.encode with encoding '{enc}' is not supported"
-                ));
+                return Err(
+                    format!("_codecs.encode with encoding '{enc}' is not supported").into(),
+                );
             }
             let bytes = text
                 .chars()
                 .map(|c| {
                     u8::try_from(u32::from(c))
-                        .map_err(|_| "latin1 text holds a character above 255".to_string())
+                        .map_err(|_| Refusal::from("latin1 text holds a character above 255"))
                 })
                 .collect::<Res<Vec<u8>>>()?;
             Ok(Value::Bytes(Rc::new(bytes)))
@@ -116,10 +118,9 @@ pub fn build(target: &Value, state: &Value) -> Res<()> {
             // (version, shape, dtype, is_fortran, data), or without the version (old numpy).
             let st = if st.len() == 5 { &st[1..] } else { &st[..] };
             if st.len() != 4 {
-                return Err(format!(
-                    "ndarray state has {} fields, expected 4 or 5",
-                    st.len()
-                ));
+                return Err(
+                    format!("ndarray state has {} fields, expected 4 or 5", st.len()).into(),
+                );
             }
             let shape = shape_of(&st[0])?;
             let Value::Dtype(dt) = &st[1] else {
@@ -133,7 +134,8 @@ pub fn build(target: &Value, state: &Value) -> Res<()> {
                     return Err(format!(
                         "ndarray data is a {} (object arrays are refused)",
                         v.type_name()
-                    ));
+                    )
+                    .into());
                 }
             };
             *a.borrow_mut() = Some(NdArray::new(dt.borrow().clone(), shape, fortran, data)?);
@@ -142,7 +144,8 @@ pub fn build(target: &Value, state: &Value) -> Res<()> {
         v => Err(format!(
             "BUILD on a {}: refused (only numpy dtypes and arrays are rebuilt)",
             v.type_name()
-        )),
+        )
+        .into()),
     }
 }
 
@@ -152,19 +155,20 @@ fn shape_of(v: &Value) -> Res<Vec<usize>> {
         .iter()
         .map(|d| match d {
             Value::Int(n) if *n >= 0 => Ok(*n as usize),
-            _ => Err("array shape holds a non-integer".to_string()),
+            _ => Err(Refusal::from("array shape holds a non-integer")),
         })
         .collect()
 }
 
 /// A numpy scalar (`numpy.core.multiarray.scalar(dtype, bytes)`) as a plain value.
-fn scalar(dt: &NpDtype, b: &[u8]) -> Result<Value, String> {
+fn scalar(dt: &NpDtype, b: &[u8]) -> Result<Value, Refusal> {
     if !dt.is_supported() || b.len() != dt.size {
         return Err(format!(
             "numpy scalar of dtype '{}' with {} bytes is not supported",
             dt.spec,
             b.len()
-        ));
+        )
+        .into());
     }
     let v = dt.element(b);
     Ok(match dt.kind {

@@ -1,6 +1,7 @@
 //! numpy arrays as a pickle rebuilds them: dtype, shape, memory order and raw bytes, checked
 //! against each other, and their conversion to `f32` values in C (row-major) order.
 
+use crate::error::Refusal;
 use std::rc::Rc;
 
 /// A numpy dtype as `dtype.str` spells it (`<f4`, `|u1`, ...).
@@ -35,11 +36,11 @@ impl NpDtype {
     }
 
     /// The byte order from the dtype's `__setstate__`.
-    pub fn set_byte_order(&mut self, order: &str) -> Result<(), String> {
+    pub fn set_byte_order(&mut self, order: &str) -> Result<(), Refusal> {
         match order {
             "<" | "|" | "=" => self.little_endian = true,
             ">" => self.little_endian = false,
-            o => return Err(format!("unknown numpy byte order '{o}'")),
+            o => return Err(format!("unknown numpy byte order '{o}'").into()),
         }
         Ok(())
     }
@@ -89,12 +90,13 @@ impl NdArray {
         shape: Vec<usize>,
         fortran: bool,
         data: Rc<Vec<u8>>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, Refusal> {
         if !dtype.is_supported() {
             return Err(format!(
                 "numpy dtype '{}' is not supported (only numeric arrays)",
                 dtype.spec
-            ));
+            )
+            .into());
         }
         let expected = shape
             .iter()
@@ -105,7 +107,8 @@ impl NdArray {
                 "array of shape {shape:?} and dtype '{}' needs {expected} bytes, the file holds {}",
                 dtype.spec,
                 data.len()
-            ));
+            )
+            .into());
         }
         Ok(Self {
             dtype,
@@ -204,6 +207,6 @@ mod tests {
             Rc::new(vec![0; 12]),
         )
         .unwrap_err();
-        assert!(e.contains("needs 16 bytes"), "{e}");
+        assert!(e.0.contains("needs 16 bytes"), "{e}");
     }
 }

@@ -13,6 +13,8 @@
 //! protocol 0 strings are not. Every length a file declares is checked against the bytes that
 //! are left before anything is allocated.
 
+pub use crate::error::PickleError;
+use crate::error::Refusal;
 use crate::globals::{build, call};
 use crate::value::Global;
 pub use crate::value::{Pairs, Seq, Shared, Value};
@@ -20,22 +22,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-/// Why a pickle was refused; `offset` is the byte position of the opcode.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PickleError {
-    pub offset: usize,
-    pub message: String,
-}
-
-impl std::error::Error for PickleError {}
-
-impl std::fmt::Display for PickleError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (at byte {})", self.message, self.offset)
-    }
-}
-
-type Res<T> = std::result::Result<T, String>;
+type Res<T> = std::result::Result<T, Refusal>;
 
 /// Parses a whole pickle and returns its root value. Never executes code.
 pub fn load(bytes: &[u8]) -> Result<Value, PickleError> {
@@ -51,7 +38,7 @@ pub fn load(bytes: &[u8]) -> Result<Value, PickleError> {
         match m.step() {
             Ok(Some(v)) => return Ok(v),
             Ok(None) => {}
-            Err(message) => {
+            Err(Refusal(message)) => {
                 return Err(PickleError {
                     offset: at,
                     message,
@@ -106,10 +93,10 @@ impl<'a> Machine<'a> {
             .ok()
             .filter(|&l| l <= self.input.len() - self.pos)
             .ok_or_else(|| {
-                format!(
+                Refusal(format!(
                     "length {l} exceeds the {} bytes left in the file",
                     self.input.len() - self.pos
-                )
+                ))
             })
     }
 
@@ -121,7 +108,7 @@ impl<'a> Machine<'a> {
             .position(|&b| b == b'\n')
             .ok_or("unterminated text argument")?;
         self.pos += n + 1;
-        std::str::from_utf8(&rest[..n]).map_err(|_| "text argument is not UTF-8".to_string())
+        std::str::from_utf8(&rest[..n]).map_err(|_| "text argument is not UTF-8".into())
     }
 
     fn pop(&mut self) -> Res<Value> {
@@ -144,7 +131,7 @@ impl<'a> Machine<'a> {
         self.memo
             .get(&k)
             .cloned()
-            .ok_or_else(|| format!("memo key {k} was never stored"))
+            .ok_or_else(|| Refusal(format!("memo key {k} was never stored")))
     }
 
     fn memo_put(&mut self, k: u64) -> Res<()> {
@@ -170,7 +157,7 @@ impl<'a> Machine<'a> {
             0x80 => {
                 let p = self.u8()?;
                 if p > 5 {
-                    return Err(format!("pickle protocol {p} is newer than 5"));
+                    return Err(format!("pickle protocol {p} is newer than 5").into());
                 }
             }
             0x95 => {
@@ -315,7 +302,7 @@ impl<'a> Machine<'a> {
                 let name = self.pop()?;
                 let module = self.pop()?;
                 match (module.as_str(), name.as_str()) {
-                    (Some(m), Some(n)) => self.push_global(&m.to_string(), &n.to_string())?,
+                    (Some(m), Some(n)) => self.push_global(m, n)?,
                     _ => return Err("STACK_GLOBAL needs two strings".into()),
                 }
             }
@@ -370,7 +357,7 @@ impl<'a> Machine<'a> {
                 return Err(format!(
                     "opcode {} builds an arbitrary Python object; refused (weight files only hold numpy arrays)",
                     opcode_name(op)
-                ));
+                ).into());
             }
             b'P' | b'Q' => return Err("persistent ids are not allowed in a weight pickle".into()),
             0x82..=0x84 => return Err("extension registry codes (EXT1/2/4) are refused".into()),
@@ -386,7 +373,7 @@ impl<'a> Machine<'a> {
                         .into(),
                 );
             }
-            other => return Err(format!("unknown opcode 0x{other:02x}")),
+            other => return Err(format!("unknown opcode 0x{other:02x}").into()),
         }
         Ok(None)
     }
@@ -408,16 +395,16 @@ impl<'a> Machine<'a> {
                 l.borrow_mut().extend(items);
                 Ok(())
             }
-            v => Err(format!("APPEND to a {}", v.type_name())),
+            v => Err(format!("APPEND to a {}", v.type_name()).into()),
         }
     }
 
     fn set_items(&mut self, items: Vec<Value>) -> Res<()> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err("SETITEMS with an odd number of values".into());
         }
         let Value::Dict(d) = self.top()? else {
-            return Err(format!("SETITEM on a {}", self.top()?.type_name()));
+            return Err(format!("SETITEM on a {}", self.top()?.type_name()).into());
         };
         let mut d = d.borrow_mut();
         let mut it = items.into_iter();
@@ -434,7 +421,7 @@ fn long_from_le(b: &[u8]) -> Res<i64> {
         return Ok(0);
     }
     if b.len() > 8 {
-        return Err(format!("a {}-byte integer does not fit 64 bits", b.len()));
+        return Err(format!("a {}-byte integer does not fit 64 bits", b.len()).into());
     }
     let neg = b[b.len() - 1] & 0x80 != 0;
     let mut buf = [if neg { 0xff } else { 0 }; 8];

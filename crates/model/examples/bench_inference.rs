@@ -7,9 +7,6 @@
 //! ```
 //! Prints one JSON line: median seconds over the repeats after one warm-up, detections, peak RSS.
 
-#![allow(clippy::print_stdout, clippy::print_stderr)]
-
-use burn::prelude::*;
 use mrcnn_config::ModelConfig;
 use mrcnn_model::{ImageInput, MaskRcnn, load_torchvision_weights};
 use mrcnn_testing::Fixture;

@@ -1,6 +1,5 @@
 //! Loads a model and its weights, runs it on an image, prints the detections:
 //! `cargo run --release -p mrcnn-model --example predict -- MODEL.toml WEIGHTS IMAGE`
-#![allow(clippy::print_stdout)]
 use burn::prelude::Device;
 use mrcnn_model::{ImageInput, MaskRcnn};
 use std::path::Path;

@@ -42,8 +42,15 @@ pub enum WeightsError {
     Import(#[from] ImportError),
     #[error(transparent)]
     Model(#[from] mrcnn_core::Error),
+    /// Boxed: a config error is large, and this type is returned on every load.
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(Box<ConfigError>),
+}
+
+impl From<ConfigError> for WeightsError {
+    fn from(e: ConfigError) -> Self {
+        WeightsError::Config(Box::new(e))
+    }
 }
 
 /// Maps torchvision state-dict names (current and older ones) onto this model's module paths.

@@ -335,8 +335,9 @@ fn mask_branch_and_paste_match() {
             TOL,
         );
         let probs = m.roi_heads.mask_probs(&feats, &dets, &m.config);
-        for i in 0..2 {
-            let got: Vec<f32> = probs[i].iter().flatten().copied().collect();
+        assert_eq!(probs.len(), 2);
+        for (i, image_probs) in probs.iter().enumerate() {
+            let got: Vec<f32> = image_probs.iter().flatten().copied().collect();
             assert_close(
                 &format!("{name} mask.probs.{i}"),
                 &got,

@@ -2,8 +2,6 @@
 //! API): reading the torchvision fixtures (safetensors files written by `tools/reference/`),
 //! comparing tensors and box sets, and the devices to test on, each GPU test under a time limit.
 
-#![allow(clippy::print_stderr)]
-
 use burn::prelude::*;
 use mrcnn_config::{DeviceSpec, WgpuAdapter};
 use mrcnn_core::{BoxXyxy, host};
@@ -137,8 +135,8 @@ pub fn match_boxes(
         match found {
             Some(j) => {
                 used[j] = true;
-                for k in 0..4 {
-                    worst = worst.max((got[j].0[k] - eb[k]).abs());
+                for (g, e) in got[j].0.iter().zip(eb) {
+                    worst = worst.max((g - e).abs());
                 }
             }
             None => missing.push(*e),
@@ -196,26 +194,38 @@ pub fn say_once(line: &str) {
 /// The wgpu device of `adapter` when tests should use wgpu: not disabled, a supported adapter
 /// found, and a small sum computed right on it. The calling test is put under
 /// [`gpu_time_limit`] first, so a device that hangs fails the test instead of the run.
-pub fn wgpu_device(adapter: WgpuAdapter) -> Result<Device, String> {
+pub fn wgpu_device(adapter: WgpuAdapter) -> Result<Device, Skip> {
     if std::env::var("MRCNN_TEST_WGPU").as_deref() == Ok("0") {
-        return Err("MRCNN_TEST_WGPU=0".into());
+        return Err(Skip("MRCNN_TEST_WGPU=0".into()));
     }
-    let d = mrcnn_core::device(DeviceSpec::Wgpu { adapter, api: None }).map_err(|e| match e {
-        mrcnn_core::DeviceError::NoAdapter { apis, found, .. } => format!(
-            "no wgpu adapter on {apis}{found}; install mesa-vulkan-drivers (lavapipe) to test \
+    let d = mrcnn_core::device(DeviceSpec::Wgpu { adapter, api: None })
+        .map_err(|e| match e {
+            mrcnn_core::DeviceError::NoAdapter { apis, found, .. } => format!(
+                "no wgpu adapter on {apis}{found}; install mesa-vulkan-drivers (lavapipe) to test \
              wgpu without a GPU"
-        ),
-        other => other.to_string(),
-    })?;
+            ),
+            other => other.to_string(),
+        })
+        .map_err(Skip)?;
     gpu_time_limit();
     let probe = std::panic::catch_unwind(|| {
         let t = Tensor::<1>::from_floats([1.0, 2.0], &d);
         t.sum().into_scalar::<f32>()
     });
     match probe {
-        Ok(s) if s == 3.0 => Ok(d),
-        Ok(s) => Err(format!("the adapter computed 1 + 2 = {s}")),
-        Err(_) => Err("the adapter failed a first computation".into()),
+        Ok(3.0) => Ok(d),
+        Ok(s) => Err(Skip(format!("the adapter computed 1 + 2 = {s}"))),
+        Err(_) => Err(Skip("the adapter failed a first computation".into())),
+    }
+}
+
+/// Why a test does not use wgpu.
+#[derive(Debug, Clone)]
+pub struct Skip(pub String);
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 

@@ -7,8 +7,9 @@ use burn_train::checkpoint::CheckpointerError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
+    /// Boxed: a config error is large.
     #[error(transparent)]
-    Config(#[from] mrcnn_config::ConfigError),
+    Config(Box<mrcnn_config::ConfigError>),
     /// The architecture does not fit the dataset (e.g. too few classes).
     #[error("invalid model config: {0}")]
     Architecture(#[from] mrcnn_config::InvalidValue),
@@ -45,6 +46,12 @@ pub enum TrainError {
     /// The run stopped early (non-finite loss, bad data); the message says what is on disk.
     #[error("{0}")]
     Stopped(String),
+}
+
+impl From<mrcnn_config::ConfigError> for TrainError {
+    fn from(e: mrcnn_config::ConfigError) -> Self {
+        TrainError::Config(Box::new(e))
+    }
 }
 
 impl TrainError {

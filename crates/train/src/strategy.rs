@@ -240,7 +240,9 @@ impl SupervisedLearningStrategy<Trainee> for IterationLoop {
                     smooth.unwrap_or(total)
                 ),
             );
-            if it == self.start_iter + 1 || it % self.log_period.max(1) == 0 || it == self.max_iter
+            if it == self.start_iter + 1
+                || it.is_multiple_of(self.log_period.max(1))
+                || it == self.max_iter
             {
                 let rec = json!({
                     "iteration": it,
@@ -271,13 +273,14 @@ impl SupervisedLearningStrategy<Trainee> for IterationLoop {
             let stop_now = INTERRUPTS.load(Ordering::SeqCst) > 0
                 || interrupter.should_stop()
                 || self.stop_after.is_some_and(|s| it >= s);
-            let checkpoint_due = self.checkpoint_period > 0 && it % self.checkpoint_period == 0;
+            let checkpoint_due =
+                self.checkpoint_period > 0 && it.is_multiple_of(self.checkpoint_period);
             if checkpoint_due || stop_now {
                 save(&learner, it, &mut out);
             }
             if let Some(e) = &self.eval
                 && e.period > 0
-                && it % e.period == 0
+                && it.is_multiple_of(e.period)
                 && it < self.max_iter
                 && !stop_now
             {

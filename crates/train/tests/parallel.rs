@@ -229,7 +229,7 @@ fn two_wgpu_devices_give_the_mean_gradient() {
         eprintln!("skipped (set MRCNN_TEST_WGPU_TRAIN=1 to run it)");
         return;
     }
-    let devs: Result<Vec<Device>, String> = [WgpuAdapter::Default, WgpuAdapter::Cpu]
+    let devs: Result<Vec<Device>, mrcnn_testing::Skip> = [WgpuAdapter::Default, WgpuAdapter::Cpu]
         .into_iter()
         .map(|a| mrcnn_testing::wgpu_device(a).map(|d| d.autodiff()))
         .collect();

@@ -11,7 +11,7 @@ use std::path::Path;
 use mrcnn_coco::schema::{RawSegmentation, bbox4};
 use mrcnn_coco::{LenientInstances, Rle, Segmentation};
 
-use crate::error::{DataError, Problem, ProblemKind, ProblemLog, Skipped};
+use crate::error::{DataError, Invalid, Problem, ProblemKind, ProblemLog, Skipped};
 use crate::model::{Category, Dataset, ImageRecord, ImageSource, Instance, mask_bbox_xyxy};
 
 /// Read `json`; image files are looked up under `image_root`.
@@ -156,12 +156,13 @@ pub fn read_coco_str(
             continue;
         }
         let bbox = match bbox4(a.bbox.as_deref())
+            .map_err(|e| Invalid(e.to_string()))
             .and_then(|b| b.map(|b| check_box(b, w, h)).transpose())
         {
             Ok(Some(b)) => b,
             Ok(None) => mask_bbox_xyxy(&mask),
             Err(d) => {
-                log.bad(bad(ProblemKind::BadBox, d), Skipped::Annotation)?;
+                log.bad(bad(ProblemKind::BadBox, d.0), Skipped::Annotation)?;
                 continue;
             }
         };
@@ -179,14 +180,14 @@ pub fn read_coco_str(
 
 /// A COCO `[x, y, w, h]` box as xyxy, rejecting empty boxes and boxes outside
 /// the image (half a pixel of slack for float rounding in exported files).
-fn check_box(b: [f64; 4], w: u32, h: u32) -> Result<[f32; 4], String> {
+fn check_box(b: [f64; 4], w: u32, h: u32) -> Result<[f32; 4], Invalid> {
     let [x, y, bw, bh] = b;
     if !b.iter().all(|v| v.is_finite()) || bw <= 0.0 || bh <= 0.0 {
-        return Err(format!("bbox {b:?} has zero or negative size"));
+        return Err(format!("bbox {b:?} has zero or negative size").into());
     }
     let tol = 0.5;
     if x < -tol || y < -tol || x + bw > w as f64 + tol || y + bh > h as f64 + tol {
-        return Err(format!("bbox {b:?} lies outside the {w}x{h} image"));
+        return Err(format!("bbox {b:?} lies outside the {w}x{h} image").into());
     }
     let cl = |v: f64, m: u32| v.clamp(0.0, m as f64) as f32;
     Ok([cl(x, w), cl(y, h), cl(x + bw, w), cl(y + bh, h)])

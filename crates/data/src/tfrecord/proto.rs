@@ -7,6 +7,7 @@
 //! `{1: repeated value}`. Packed and unpacked numeric lists are both accepted
 //! (TensorFlow writes packed); unknown fields are skipped.
 
+use crate::error::Invalid;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -28,7 +29,7 @@ impl<'a> Buf<'a> {
     fn done(&self) -> bool {
         self.p >= self.b.len()
     }
-    fn varint(&mut self) -> Result<u64, String> {
+    fn varint(&mut self) -> Result<u64, Invalid> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let Some(&byte) = self.b.get(self.p) else {
@@ -42,7 +43,7 @@ impl<'a> Buf<'a> {
         }
         Err("varint longer than 10 bytes".into())
     }
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Invalid> {
         let end = self.p.checked_add(n).filter(|&e| e <= self.b.len());
         let Some(end) = end else {
             return Err("field runs past the end of the message".into());
@@ -51,28 +52,28 @@ impl<'a> Buf<'a> {
         self.p = end;
         Ok(s)
     }
-    fn len_delimited(&mut self) -> Result<&'a [u8], String> {
+    fn len_delimited(&mut self) -> Result<&'a [u8], Invalid> {
         let n = self.varint()?;
         self.take(usize::try_from(n).map_err(|_| "length too large")?)
     }
     /// (field number, wire type)
-    fn key(&mut self) -> Result<(u64, u8), String> {
+    fn key(&mut self) -> Result<(u64, u8), Invalid> {
         let k = self.varint()?;
         Ok((k >> 3, (k & 7) as u8))
     }
-    fn skip(&mut self, wire: u8) -> Result<(), String> {
+    fn skip(&mut self, wire: u8) -> Result<(), Invalid> {
         match wire {
             0 => self.varint().map(|_| ()),
             1 => self.take(8).map(|_| ()),
             2 => self.len_delimited().map(|_| ()),
             5 => self.take(4).map(|_| ()),
-            w => Err(format!("unsupported wire type {w}")),
+            w => Err(format!("unsupported wire type {w}").into()),
         }
     }
 }
 
 /// Parse a serialized `tf.train.Example`.
-pub fn decode_example(data: &[u8]) -> Result<Example, String> {
+pub fn decode_example(data: &[u8]) -> Result<Example, Invalid> {
     let mut out = Example::new();
     let mut b = Buf { b: data, p: 0 };
     while !b.done() {
@@ -86,7 +87,7 @@ pub fn decode_example(data: &[u8]) -> Result<Example, String> {
     Ok(out)
 }
 
-fn decode_features(data: &[u8], out: &mut Example) -> Result<(), String> {
+fn decode_features(data: &[u8], out: &mut Example) -> Result<(), Invalid> {
     let mut b = Buf { b: data, p: 0 };
     while !b.done() {
         let (field, wire) = b.key()?;
@@ -118,7 +119,7 @@ fn decode_features(data: &[u8], out: &mut Example) -> Result<(), String> {
     Ok(())
 }
 
-fn decode_feature(data: &[u8]) -> Result<Feature, String> {
+fn decode_feature(data: &[u8]) -> Result<Feature, Invalid> {
     let mut b = Buf { b: data, p: 0 };
     let mut feat = Feature::Bytes(Vec::new());
     while !b.done() {

@@ -10,7 +10,7 @@ use mrcnn_coco::Rle;
 use super::framing::{FrameError, Records, write_record};
 use super::proto::{Example, Feature, decode_example, encode_example};
 use super::shards::shard_paths;
-use crate::error::{DataError, Problem, ProblemKind, ProblemLog, Skipped};
+use crate::error::{DataError, Invalid, Problem, ProblemKind, ProblemLog, Skipped};
 use crate::model::{Category, Dataset, ImageRecord, ImageSource, Instance};
 
 /// Assigns class ids: from a fixed label map, or discovered from the records.
@@ -21,7 +21,7 @@ struct Classes {
 
 impl Classes {
     /// Original class id for a (label, text) pair.
-    fn resolve(&mut self, label: Option<i64>, text: Option<&str>) -> Result<u32, String> {
+    fn resolve(&mut self, label: Option<i64>, text: Option<&str>) -> Result<u32, Invalid> {
         let text = text.filter(|t| !t.is_empty());
         if let Some(l) = label {
             let id = u32::try_from(l)
@@ -32,11 +32,11 @@ impl Classes {
                 return Ok(id);
             }
             if self.fixed {
-                return Err(format!("class label {id} is not in the label map"));
+                return Err(format!("class label {id} is not in the label map").into());
             }
             let name = text.map(str::to_string).unwrap_or(format!("class_{id}"));
             if self.cats.iter().any(|c| c.name == name) {
-                return Err(format!("class '{name}' appears with two labels"));
+                return Err(format!("class '{name}' appears with two labels").into());
             }
             self.cats.push(Category { id, name });
             return Ok(id);
@@ -48,7 +48,7 @@ impl Classes {
             return Ok(c.id);
         }
         if self.fixed {
-            return Err(format!("class '{t}' is not in the label map"));
+            return Err(format!("class '{t}' is not in the label map").into());
         }
         let id = self.cats.iter().map(|c| c.id).max().unwrap_or(0) + 1;
         self.cats.push(Category {
@@ -308,7 +308,7 @@ fn parse_example(
         let id = match classes.resolve(labels.get(k).copied(), text.as_deref()) {
             Ok(id) => id,
             Err(d) => {
-                log.bad(bad(ProblemKind::UnknownClass, d), Skipped::Annotation)?;
+                log.bad(bad(ProblemKind::UnknownClass, d.0), Skipped::Annotation)?;
                 continue;
             }
         };
@@ -386,7 +386,7 @@ fn parse_example(
 
 /// A PNG mask as 0/1 bytes; 16-bit masks are read at full depth so that small
 /// nonzero values are not rounded away.
-fn decode_mask_png(data: &[u8]) -> Result<GrayImage, String> {
+fn decode_mask_png(data: &[u8]) -> Result<GrayImage, Invalid> {
     let img = image::load_from_memory(data).map_err(|e| e.to_string())?;
     let m16 = img.to_luma16();
     let (w, h) = m16.dimensions();
