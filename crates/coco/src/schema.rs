@@ -1,6 +1,6 @@
 //! The JSON shapes of COCO files, as they are written: the instances file (`images`,
 //! `annotations`, `categories`) and the results list. One definition, used to read and to
-//! write; [`crate::ground_truth`] and the dataset readers decode and check what they need.
+//! write; [`crate::CocoGt`] and the dataset readers decode and check what they need.
 //!
 //! Ids are `i64` (COCO ids are JSON integers; pycocotools keeps them as Python ints).
 

@@ -5,8 +5,8 @@
 //! * Readers/writers: [`coco`] (instances JSON), [`mask_folder`] (binary
 //!   instance PNGs or label PNGs), [`tfrecord`] (TF Object Detection API
 //!   schema, sharded, CRC-checked), [`labelmap`] (pbtxt and TOML).
-//! * Commands the CLI exposes as-is: [`convert`] (`mrcnn convert`), [`stats`]
-//!   (`mrcnn dataset stats`), [`synth`] (`mrcnn synth`).
+//! * Commands the CLI exposes as-is: [`convert()`] (`mrcnn convert`), [`stats()`]
+//!   (`mrcnn dataset stats`), [`synth()`] (`mrcnn synth`).
 //! * [`sample`] decodes an image and its masks; [`transforms`] applies the
 //!   seeded training augmentations.
 //! * [`loader`] batches samples: worker threads, prefetch, per-epoch seeded

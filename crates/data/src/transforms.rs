@@ -24,7 +24,7 @@ pub struct ColorJitter {
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TransformConfig {
-    /// Short-side targets; one is drawn per sample (torchvision default: [800]).
+    /// Short-side targets; one is drawn per sample (torchvision default: `[800]`).
     pub min_sizes: Vec<u32>,
     /// Long-side cap (torchvision default: 1333).
     pub max_size: u32,

@@ -6,7 +6,7 @@
 //! * [`plot`]: panels of line series, grids of panels, PNG output.
 //! * [`pr_curves`]: one panel per category from an evaluation's precision arrays.
 //! * [`training_chart`]: losses, learning rate and AP from the trainer's metrics records.
-//! * [`overlay`]: masks, boxes and captions over an image.
+//! * [`overlay()`]: masks, boxes and captions over an image.
 
 pub mod draw;
 pub mod font;

@@ -1,8 +1,8 @@
 //! COCOeval for `bbox` and `segm`, numerically identical to pycocotools.
 //!
-//! Pipeline (one file per stage): [`crate::prepare`] (loadRes rules, _prepare),
-//! [`crate::matching`] (computeIoU + evaluateImg per category and image),
-//! [`crate::accumulate`] (precision/recall curves), [`crate::summary`]
+//! Pipeline (one file per stage): `prepare` (loadRes rules, _prepare),
+//! `matching` (computeIoU + evaluateImg per category and image),
+//! `accumulate` (precision/recall curves), `summary`
 //! (the 12 numbers, per-category AP, text table).
 //!
 //! Differences from pycocotools, all where it would raise or misbehave:
@@ -25,7 +25,7 @@ use crate::summary::{per_category, simple_stats, stats};
 /// Run COCOeval (evaluate, accumulate, summarize) on all images and categories
 /// of `gt`.
 ///
-/// Detections follow loadRes' rules (see [`crate::prepare`]): if the first has
+/// Detections follow loadRes' rules (see `prepare`): if the first has
 /// a `bbox`, all need one and their area is `w*h`; otherwise all need a mask.
 /// Results on images not in `gt` are an error; results of categories not in
 /// `gt` are ignored.

@@ -49,7 +49,7 @@ pub struct SimpleStats {
     pub mean_iou: f64,
 }
 
-/// The result of [`evaluate`].
+/// The result of [`crate::evaluate`].
 #[derive(Clone, Debug)]
 pub struct EvalResult {
     pub iou_type: IouType,

@@ -15,9 +15,13 @@ use mrcnn_rpn::{Proposals, Rpn, RpnOutput, proposals_from_output};
 /// Mask R-CNN (module paths follow torchvision's state-dict names).
 #[derive(Module, Debug)]
 pub struct MaskRcnn {
+    /// ResNet body and FPN (`backbone.body.*`, `backbone.fpn.*`).
     pub backbone: BackboneWithFpn,
+    /// The RPN head (`rpn.head.*`).
     pub rpn: Rpn,
+    /// Box and mask branches (`roi_heads.*`).
     pub roi_heads: RoiHeads,
+    /// The architecture the model was built from (classes included).
     #[module(skip)]
     pub config: ModelConfig,
 }

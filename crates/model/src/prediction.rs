@@ -16,17 +16,22 @@ use mrcnn_mask_head::{PastedMask, paste_mask_region};
 /// torchvision's `boxes`, `labels`, `scores`, `masks`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Prediction {
+    /// `[x1, y1, x2, y2]` of each detection, in the original image's pixels.
     pub boxes: Vec<BoxXyxy>,
     /// Class of each detection, 1-based (0 is the background).
     pub labels: Vec<usize>,
+    /// Class score of each detection, highest first within each class.
     pub scores: Vec<f32>,
     /// Per detection, the `mask_size x mask_size` probabilities of its class in its box's frame
     /// (row-major), before pasting.
     pub masks: Vec<Vec<f32>>,
+    /// Side of each mask in `masks` (28 for torchvision's Mask R-CNN).
     pub mask_size: usize,
     /// The model's `mask_head.mask_threshold`: a pixel belongs to the object at or above it.
     pub mask_threshold: f32,
+    /// The original image's height in pixels.
     pub height: usize,
+    /// The original image's width in pixels.
     pub width: usize,
 }
 
@@ -36,6 +41,7 @@ impl Prediction {
         self.boxes.len()
     }
 
+    /// No detection.
     pub fn is_empty(&self) -> bool {
         self.boxes.is_empty()
     }

@@ -28,10 +28,15 @@ pub const LOSS_NAMES: [&str; 5] = [
 /// The five training losses (each a one-element tensor in the autodiff graph).
 #[derive(Debug, Clone)]
 pub struct Losses {
+    /// RPN objectness (binary cross-entropy of the sampled anchors).
     pub objectness: Tensor<1>,
+    /// RPN box regression (smooth L1 of the positive anchors).
     pub rpn_box_reg: Tensor<1>,
+    /// Box head classification (cross-entropy of the sampled proposals).
     pub classifier: Tensor<1>,
+    /// Box head regression (smooth L1 of the positive proposals' class deltas).
     pub box_reg: Tensor<1>,
+    /// Mask head (binary cross-entropy of the positives' class masks).
     pub mask: Tensor<1>,
 }
 

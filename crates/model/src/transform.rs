@@ -12,8 +12,11 @@ use mrcnn_core::host;
 /// One image: RGB, channel-first `[3, height, width]`, values in [0, 1].
 #[derive(Debug, Clone)]
 pub struct ImageInput {
+    /// `3 * height * width` values, channel-first (R plane, G plane, B plane), each in [0, 1].
     pub data: Vec<f32>,
+    /// Rows.
     pub height: usize,
+    /// Columns.
     pub width: usize,
 }
 

@@ -23,26 +23,39 @@ use crate::MaskRcnn;
 pub enum WeightsError {
     /// The checkpoint was read but does not fit the model (keys, shapes).
     #[error("weights {}: {message}", path.display())]
-    Fit { path: PathBuf, message: String },
+    Fit {
+        /// The weights file.
+        path: PathBuf,
+        /// What does not fit (missing, unexpected, mis-shaped keys) and what to check.
+        message: String,
+    },
+    /// The weights could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
+        /// The file that could not be written.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
     /// burn-store could not read or write the file.
     #[error("weights {}: {what}: {source}", path.display())]
     Store {
+        /// The weights file.
         path: PathBuf,
+        /// What was being done.
         what: &'static str,
+        /// burn-store's error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Another framework's checkpoint could not be read or converted.
     #[error(transparent)]
     Import(#[from] ImportError),
+    /// The model could not be built (its config is invalid).
     #[error(transparent)]
     Model(#[from] mrcnn_core::Error),
-    /// Boxed: a config error is large, and this type is returned on every load.
+    /// The model config file could not be loaded (boxed: a config error is large).
     #[error(transparent)]
     Config(Box<ConfigError>),
 }

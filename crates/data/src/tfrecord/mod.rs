@@ -7,7 +7,7 @@
 //! instance, pixel values 0/1, as `create_coco_tf_record.py` writes; a dense
 //! float list of n·h·w values is accepted too), and optionally
 //! `image/object/is_crowd` and `image/object/area`.
-//! Images stay encoded in memory ([`ImageSource::Encoded`]).
+//! Images stay encoded in memory ([`crate::ImageSource::Encoded`]).
 
 mod framing;
 mod proto;
