@@ -30,10 +30,13 @@ impl MaskRcnn {
     /// A model with freshly initialised weights.
     pub fn new(config: ModelConfig, device: &Device) -> mrcnn_core::Result<Self> {
         config.validate()?;
+        // The ROI heads first: parameters draw from the device's seeded generator in the order
+        // they are built, and this order gives the initial weights runs were seeded with.
+        let roi_heads = RoiHeads::new(&config, device);
         Ok(Self {
             backbone: BackboneWithFpn::new(&config, device)?,
             rpn: Rpn::new(config.fpn.out_channels, &config.anchors, device),
-            roi_heads: RoiHeads::new(&config, device),
+            roi_heads,
             config,
         })
     }
