@@ -168,6 +168,55 @@ fn store_error(
     }
 }
 
+/// Tensors of `model` that hold NaN or infinite values, by module path, with their counts.
+fn non_finite(model: &MaskRcnn) -> Vec<(String, usize, usize)> {
+    use burn::module::{Module, ModuleVisitor, Param};
+    #[derive(Default)]
+    struct Scan {
+        path: Vec<String>,
+        bad: Vec<(String, usize, usize)>,
+    }
+    impl ModuleVisitor for Scan {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            let values = mrcnn_core::host::to_vec(p.val());
+            let n = values.iter().filter(|v| !v.is_finite()).count();
+            if n > 0 {
+                self.bad.push((self.path.join("."), n, values.len()));
+            }
+        }
+    }
+    let mut scan = Scan::default();
+    model.visit(&mut scan);
+    scan.bad
+}
+
+/// Refuses weights with NaN or infinite values, naming the tensors.
+fn check_finite(model: &MaskRcnn, path: &Path) -> Result<(), WeightsError> {
+    let bad = non_finite(model);
+    if bad.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = bad
+        .iter()
+        .map(|(name, n, total)| format!("'{name}' ({n} of {total} values)"))
+        .collect();
+    Err(WeightsError::Fit {
+        path: path.to_path_buf(),
+        message: format!(
+            "{} tensor(s) hold NaN or infinite values: {}; the file is damaged, or the training \
+             that wrote it diverged",
+            bad.len(),
+            preview(&names)
+        ),
+    })
+}
+
 /// Loads a torchvision-layout checkpoint into `model` (`.safetensors`, or `.pth`/`.pt`/`.bin`
 /// written by `torch.save`, optionally nested under `state_dict` or `model`).
 pub fn load_torchvision_weights(
@@ -241,6 +290,7 @@ pub fn load_torchvision_weights(
         }
     };
     check(&result, path)?;
+    check_finite(&model, path)?;
     Ok(model)
 }
 
@@ -261,6 +311,7 @@ pub fn apply_tensors(
         .load_from(&mut store)
         .map_err(|e| store_error(origin, "cannot apply the converted tensors")(Box::new(e)))?;
     check(&result, origin)?;
+    check_finite(&model, origin)?;
     Ok((model, result.applied.len()))
 }
 
