@@ -152,6 +152,9 @@ pub struct MetricsReport {
     pub bbox: Option<IouTypeMetrics>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub segm: Option<IouTypeMetrics>,
+    /// Images left out of the evaluation (unreadable, under the skip policy), each with why.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub skipped_images: Vec<String>,
 }
 
 impl MetricsReport {
@@ -296,8 +299,12 @@ pub fn per_class_table(r: &EvalResult) -> String {
 /// [`per_class_metrics`], sorted by category id. `at_iou_0_5` is [`SimpleStats`]. As in
 /// pycocotools, -1 means "no ground truth for this setting". Numbers are full f64 precision.
 pub fn write_metrics_json(path: &Path, results: &[EvalResult]) -> Result<(), EvalError> {
-    let report = MetricsReport::from_results(results);
-    let text = serde_json::to_string_pretty(&report).expect("the metrics report serialises");
+    write_report_json(path, &MetricsReport::from_results(results))
+}
+
+/// Writes `report` as [`write_metrics_json`] does (e.g. with `skipped_images` filled in).
+pub fn write_report_json(path: &Path, report: &MetricsReport) -> Result<(), EvalError> {
+    let text = serde_json::to_string_pretty(report).expect("the metrics report serialises");
     mrcnn_coco::files::write_atomic(path, format!("{text}\n").as_bytes()).map_err(|source| {
         EvalError::Write {
             path: path.display().to_string(),

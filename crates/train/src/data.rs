@@ -13,6 +13,8 @@ pub struct Sets {
     pub val: Option<Dataset>,
     /// Problems skipped while reading (skip policy), already summarised for the log.
     pub notes: Vec<String>,
+    /// Validation images left out (unreadable, skip policy), each with why.
+    pub skipped_val: Vec<String>,
 }
 
 fn input_options(d: &DatasetSection, inputs: &[String], images: Option<PathBuf>) -> InputOptions {
@@ -148,6 +150,23 @@ pub fn load_sets(exp: &Experiment) -> Result<Sets, TrainError> {
             d.train.join(", ")
         )));
     }
+    // Every validation image is decoded now, not at the first evaluation hours later: under the
+    // error policy a bad one stops the run before it trains; under skip it is left out, counted
+    // and named (log, metrics.json).
+    let mut val = val;
+    let mut skipped_val = Vec::new();
+    if let Some(v) = val.as_mut() {
+        let mut val_log = ProblemLog::new(d.on_bad_sample);
+        mrcnn_data::sample::keep_decodable(v, &mut val_log)?;
+        skipped_val = val_log.problems.iter().map(ToString::to_string).collect();
+        if !skipped_val.is_empty() {
+            notes.push(format!(
+                "{} validation image(s) cannot be read and are left out of every evaluation: {}",
+                skipped_val.len(),
+                skipped_val.join("; ")
+            ));
+        }
+    }
     if !log.problems.is_empty() {
         notes.push(format!(
             "{} problem(s) while reading ({} images and {} annotations skipped); first: {}",
@@ -157,5 +176,10 @@ pub fn load_sets(exp: &Experiment) -> Result<Sets, TrainError> {
             log.problems[0]
         ));
     }
-    Ok(Sets { train, val, notes })
+    Ok(Sets {
+        train,
+        val,
+        notes,
+        skipped_val,
+    })
 }

@@ -8,6 +8,7 @@ pub mod data;
 pub mod error;
 pub mod evaluate;
 pub mod logging;
+pub mod memory;
 pub mod metrics_log;
 pub mod optimizer;
 pub mod parallel;

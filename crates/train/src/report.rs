@@ -8,11 +8,18 @@ use std::path::Path;
 use crate::error::TrainError;
 use crate::strategy::Outcome;
 
-/// Writes `metrics.json` (when there was an evaluation) and the training chart.
-pub fn write_run_report(run_dir: &Path, outcome: &Outcome) -> Result<(), TrainError> {
+/// Writes `metrics.json` (when there was an evaluation; with the validation images left out)
+/// and the training chart.
+pub fn write_run_report(
+    run_dir: &Path,
+    outcome: &Outcome,
+    skipped_val: &[String],
+) -> Result<(), TrainError> {
     if let Some(results) = &outcome.last_results {
         let path = run_dir.join("metrics.json");
-        mrcnn_eval::report::write_metrics_json(&path, results)?;
+        let mut report = mrcnn_eval::report::MetricsReport::from_results(results);
+        report.skipped_images = skipped_val.to_vec();
+        mrcnn_eval::report::write_report_json(&path, &report)?;
     }
     write_chart(run_dir)
 }

@@ -215,14 +215,38 @@ fn run_in(
     write_atomic(&config_path, exp.to_toml_string().as_bytes())
         .map_err(|e| TrainError::io(&config_path, e))?;
 
-    let Sets { train, val, notes } = load_sets(exp)?;
+    let Sets {
+        train,
+        val,
+        notes,
+        skipped_val,
+    } = load_sets(exp)?;
     for n in &notes {
         tracing::warn!("{n}");
     }
     let cfg = model_config(exp, &train)?;
     let model_toml = run_dir.join("model.toml");
+    if resume_from.is_some() {
+        same_architecture(&model_toml, &cfg)?;
+    }
     let cfg_text = toml::to_string(&cfg).expect("a model config serialises to TOML");
     write_atomic(&model_toml, cfg_text.as_bytes()).map_err(|e| TrainError::io(&model_toml, e))?;
+    if exp.solver.images_per_batch > train.images.len() {
+        return Err(TrainError::Setup(format!(
+            "solver.images_per_batch = {} but the training set holds {} image(s): lower \
+             images_per_batch, or add images",
+            exp.solver.images_per_batch,
+            train.images.len()
+        )));
+    }
+    if exp
+        .train_devices()
+        .iter()
+        .all(|d| d == "cpu" || d == "flex")
+        && let Some(msg) = crate::memory::check(&cfg, exp.solver.images_per_batch)
+    {
+        return Err(TrainError::Setup(msg));
+    }
     let max_iter = exp.max_iter(train.images.len());
     tracing::info!(
         "{} training images, {} validation images, {} classes ({}); {} iterations of {} images",
@@ -269,24 +293,11 @@ fn run_in(
     let mut best_before = None;
     let jsonl = run_dir.join("metrics.jsonl");
     let start_iter = match resume_from {
-        Some(k) => {
-            let load = |name: &str| AtomicFileCheckpointer::new(ckpt_dir, name);
-            let err = |name: &str, source| TrainError::Checkpoint {
-                path: AtomicFileCheckpointer::path(ckpt_dir, name, k),
-                source,
-            };
-            let m = Checkpointer::<burn::store::ModuleRecord>::restore(&load("model"), k)
-                .map_err(|e| err("model", e))?;
-            let o = Checkpointer::<burn::optim::OptimizerRecord>::restore(&load("optim"), k)
-                .map_err(|e| err("optim", e))?;
-            let s = Checkpointer::<burn::lr_scheduler::LrSchedulerRecord>::restore(
-                &load("scheduler"),
-                k,
-            )
-            .map_err(|e| err("scheduler", e))?;
+        Some(_) => {
+            let (k, (m, o, sch)) = restore_newest(ckpt_dir, &existing)?;
             learner.load_model(m);
             learner.load_optim(o);
-            learner.load_scheduler(s);
+            learner.load_scheduler(sch);
             metrics_log::truncate(&jsonl, k).map_err(|e| TrainError::io(&jsonl, e))?;
             let records = metrics_log::read_records(&jsonl, Some(k))
                 .map_err(|e| TrainError::io(&jsonl, e))?;
@@ -398,7 +409,7 @@ fn run_in(
         ),
         None => match latest_complete(ckpt_dir) {
             Some(k) => format!(
-                "the last good checkpoint is iteration {k} in {}",
+                "the newest checkpoint on disk is iteration {k} in {} (--resume verifies it)",
                 ckpt_dir.display()
             ),
             None => "no checkpoint was written".into(),
@@ -433,7 +444,7 @@ fn run_in(
         mrcnn_model::save_safetensors(&model, &path)?;
         tracing::info!("wrote {}", path.display());
         final_weights = Some(path);
-        crate::report::write_run_report(run_dir, &outcome)?;
+        crate::report::write_run_report(run_dir, &outcome, &skipped_val)?;
     }
     Ok(RunReport {
         run_dir: run_dir.to_path_buf(),
@@ -441,4 +452,132 @@ fn run_in(
         max_iter,
         final_weights,
     })
+}
+
+/// The three records of a checkpoint.
+type Records = (
+    burn::store::ModuleRecord,
+    burn::optim::OptimizerRecord,
+    burn::lr_scheduler::LrSchedulerRecord,
+);
+
+/// The newest checkpoint of `candidates` (ascending) that verifies against its checksums
+/// and loads; a damaged one is named in a warning and moved into
+/// `checkpoints/damaged-<iteration>/`, never deleted.
+fn restore_newest(ckpt_dir: &Path, candidates: &[usize]) -> Result<(usize, Records), TrainError> {
+    let mut damaged = Vec::new();
+    for &k in candidates.iter().rev() {
+        let problem = match crate::checkpoint::verify(ckpt_dir, k) {
+            Ok(verified) => {
+                if verified == crate::checkpoint::Verified::Unchecked {
+                    tracing::warn!(
+                        "checkpoint at iteration {k} has no checksums (written by an older \
+                         mrcnn): loading it unverified"
+                    );
+                }
+                match restore(ckpt_dir, k) {
+                    Ok(records) => {
+                        if !damaged.is_empty() {
+                            tracing::warn!(
+                                "resuming from iteration {k}, the newest checkpoint that verifies"
+                            );
+                        }
+                        return Ok((k, records));
+                    }
+                    Err(e) => e.to_string(),
+                }
+            }
+            Err(d) => d.to_string(),
+        };
+        let moved = match crate::checkpoint::set_aside(ckpt_dir, k) {
+            Ok(dir) => format!("its files are kept in {}", dir.display()),
+            Err(e) => format!("its files are left in place (cannot move them: {e})"),
+        };
+        tracing::warn!("checkpoint at iteration {k} is damaged: {problem}; {moved}");
+        damaged.push(format!("iteration {k}: {problem}"));
+    }
+    Err(TrainError::Setup(format!(
+        "--resume: no checkpoint in {} verifies ({}); run without --resume to start again",
+        ckpt_dir.display(),
+        damaged.join("; ")
+    )))
+}
+
+/// Loads the three records of checkpoint `k`.
+fn restore(ckpt_dir: &Path, k: usize) -> Result<Records, TrainError> {
+    let load = |name: &str| AtomicFileCheckpointer::new(ckpt_dir, name);
+    let err = |name: &str, source| TrainError::Checkpoint {
+        path: AtomicFileCheckpointer::path(ckpt_dir, name, k),
+        source,
+    };
+    let m = Checkpointer::<burn::store::ModuleRecord>::restore(&load("model"), k)
+        .map_err(|e| err("model", e))?;
+    let o = Checkpointer::<burn::optim::OptimizerRecord>::restore(&load("optim"), k)
+        .map_err(|e| err("optim", e))?;
+    let s = Checkpointer::<burn::lr_scheduler::LrSchedulerRecord>::restore(&load("scheduler"), k)
+        .map_err(|e| err("scheduler", e))?;
+    Ok((m, o, s))
+}
+
+/// A resumed run must build the model its checkpoints hold: the architecture written into the
+/// run folder when it started (`model.toml`) must equal this one, classes included.
+fn same_architecture(model_toml: &Path, cfg: &ModelConfig) -> Result<(), TrainError> {
+    let Ok(text) = std::fs::read_to_string(model_toml) else {
+        return Ok(()); // a run folder from before model.toml: nothing to compare
+    };
+    let before: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(_) => return Ok(()),
+    };
+    let now = toml::Table::try_from(cfg).expect("a model config serialises to TOML");
+    let mut diffs = Vec::new();
+    diff_tables("", &before, &now, &mut diffs);
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = diffs.iter().take(6).map(String::as_str).collect();
+    Err(TrainError::Setup(format!(
+        "--resume: the model differs from the one the checkpoints hold ({}{}); the dataset's \
+         classes or the model config changed since the run started. Resume with the same \
+         model and classes, or start a new run (another output_dir) from the weights of this \
+         one (model.weights = \"{}\")",
+        shown.join("; "),
+        if diffs.len() > shown.len() {
+            format!("; {} more", diffs.len() - shown.len())
+        } else {
+            String::new()
+        },
+        model_toml
+            .with_file_name("model_final.safetensors")
+            .display()
+    )))
+}
+
+/// `key: before -> now` for every value that differs between two TOML tables.
+fn diff_tables(prefix: &str, a: &toml::Table, b: &toml::Table, out: &mut Vec<String>) {
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for k in keys {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match (a.get(k), b.get(k)) {
+            (Some(toml::Value::Table(x)), Some(toml::Value::Table(y))) => {
+                diff_tables(&key, x, y, out)
+            }
+            (x, y) if x != y => {
+                let show = |v: Option<&toml::Value>| {
+                    let s = v.map_or("(none)".to_string(), ToString::to_string);
+                    if s.chars().count() > 60 {
+                        format!("{}...", s.chars().take(57).collect::<String>())
+                    } else {
+                        s
+                    }
+                };
+                out.push(format!("{key}: {} -> {}", show(x), show(y)));
+            }
+            _ => {}
+        }
+    }
 }

@@ -171,6 +171,73 @@ fn resumed_run_ends_with_the_weights_of_an_uninterrupted_one() {
     assert_eq!(its, vec![1, 2, 3, 4, 5, 6]);
 }
 
+/// A newest checkpoint with a flipped byte, cut short, or emptied: `--resume` says which file is
+/// damaged, keeps it (moved aside, not deleted), resumes from the previous checkpoint, and still
+/// ends with the weights of an uninterrupted run.
+#[test]
+fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
+    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let full = load_experiment(&experiment(dir.path(), "full", ""), &[]).unwrap();
+    let fa = run_experiment(&full, &RunOptions::default())
+        .unwrap()
+        .final_weights
+        .expect("final weights");
+    type Damage = fn(&mut Vec<u8>);
+    let damages: [(&str, &str, Damage); 3] = [
+        ("flipped", "model", |b| {
+            let mid = b.len() / 2;
+            b[mid] ^= 0x40
+        }),
+        ("truncated", "optim", |b| b.truncate(b.len() / 3)),
+        ("empty", "scheduler", |b| b.clear()),
+    ];
+    for (how, record, damage) in damages {
+        let exp = load_experiment(&experiment(dir.path(), how, ""), &[]).unwrap();
+        let stop = RunOptions {
+            stop_after: Some(4),
+            ..Default::default()
+        };
+        let first = run_experiment(&exp, &stop).unwrap();
+        let ckpt = first.run_dir.join("checkpoints");
+        assert_eq!(complete_checkpoints(&ckpt), vec![2, 4], "{how}");
+        let file = ckpt.join(format!("{record}-4.bpk"));
+        let mut bytes = std::fs::read(&file).unwrap();
+        damage(&mut bytes);
+        std::fs::write(&file, &bytes).unwrap();
+
+        let resumed = run_experiment(
+            &exp,
+            &RunOptions {
+                resume: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(resumed.outcome.iteration, 6, "{how}");
+        let log = std::fs::read_to_string(resumed.run_dir.join("log.txt")).unwrap();
+        assert!(
+            log.contains(&format!(
+                "checkpoint at iteration 4 is damaged: {}",
+                file.display()
+            )),
+            "{how}: {log}"
+        );
+        assert!(log.contains("resuming from iteration 2"), "{how}: {log}");
+        let kept = ckpt.join("damaged-4").join(format!("{record}-4.bpk"));
+        assert_eq!(
+            std::fs::read(&kept).unwrap(),
+            bytes,
+            "{how}: kept as it was"
+        );
+        let (ta, tb) = (tensors(&fa), tensors(&resumed.final_weights.unwrap()));
+        assert!(
+            ta == tb,
+            "{how}: the resumed run differs from the uninterrupted one"
+        );
+    }
+}
+
 #[test]
 fn a_diverging_run_stops_and_keeps_its_last_good_checkpoint() {
     let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
