@@ -61,6 +61,10 @@ pub struct MaskFolderArgs {
     pub val_fraction: f64,
     #[arg(long, default_value_t = 0)]
     pub split_seed: u64,
+    /// A mask pixel is the object when its value is at least this; without it, masks must be
+    /// binary (0 and one other value) and other masks are bad samples.
+    #[arg(long)]
+    pub mask_threshold: Option<u16>,
 }
 
 /// `REGEX=CLASS` (the last `=` separates them, so the pattern may hold one).
@@ -95,6 +99,7 @@ impl InputArgs {
                 val_folders: m.val_folders.clone(),
                 val_fraction: m.val_fraction,
                 split_seed: m.split_seed,
+                threshold: m.mask_threshold,
             },
         })
     }

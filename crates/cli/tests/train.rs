@@ -239,7 +239,7 @@ fn ctrl_c_saves_a_checkpoint_and_resume_finishes() {
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("model-"))
+        .filter(|n| n.starts_with("model-") && n.ends_with(".bpk"))
         .collect();
     assert_eq!(ckpts.len(), 1, "{ckpts:?}");
     // Resume with a reachable end: it continues from the saved iteration and finishes.

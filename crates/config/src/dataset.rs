@@ -155,6 +155,11 @@ pub struct MaskFolderSection {
     pub val_fraction: f64,
     /// Seed of that draw. Default 0.
     pub split_seed: u64,
+    /// How a binary mask's pixels become the object: `None` (default) = the mask must be
+    /// binary (0 and one other value); a mask with more values is a bad sample, since a
+    /// JPEG-compressed or anti-aliased mask would otherwise grow by every faint pixel. `Some(t)`
+    /// = a pixel is the object when its value is at least `t` (e.g. 128 for 8-bit masks).
+    pub threshold: Option<u16>,
 }
 
 impl Default for MaskFolderSection {
@@ -167,6 +172,7 @@ impl Default for MaskFolderSection {
             val_folders: Vec::new(),
             val_fraction: 0.0,
             split_seed: 0,
+            threshold: None,
         }
     }
 }

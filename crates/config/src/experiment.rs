@@ -153,6 +153,12 @@ impl Experiment {
             "classes from the data",
         );
         note(d.synth.is_none(), "dataset", "synth", "no synthetic data");
+        note(
+            d.mask_folder.threshold.is_none(),
+            "dataset.mask_folder",
+            "threshold",
+            "masks must be binary",
+        );
         let wd = "same as weight_decay";
         note(
             s.weight_decay_norm_bias.is_none(),
@@ -203,6 +209,7 @@ impl crate::diagnose::Schema for Experiment {
         e.dataset.val_images = Some("v".into());
         e.dataset.label_map = Some("l.pbtxt".into());
         e.dataset.synth = Some(SynthSection::default());
+        e.dataset.mask_folder.threshold = Some(128);
         e.dataset.mask_folder.class_rules = vec![ClassRule {
             pattern: "*".into(),
             class: "c".into(),

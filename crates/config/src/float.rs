@@ -4,7 +4,7 @@
 
 use serde::Serializer;
 
-fn widen(x: f32) -> f64 {
+pub(crate) fn widen(x: f32) -> f64 {
     // f32's Display is the shortest text that reads back as the same f32.
     x.to_string().parse().unwrap_or(f64::from(x))
 }

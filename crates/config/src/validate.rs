@@ -140,14 +140,14 @@ pub(crate) fn validate(exp: &Experiment, layers: &Layers) -> Result<(), ConfigEr
     )?;
     range(
         "solver.weight_decay",
-        s.weight_decay.into(),
+        crate::float::widen(s.weight_decay),
         s.weight_decay >= 0.0 && s.weight_decay.is_finite(),
         "weight decay must be a number >= 0",
     )?;
     if let Some(w) = s.weight_decay_norm_bias {
         range(
             "solver.weight_decay_norm_bias",
-            w.into(),
+            crate::float::widen(w),
             w >= 0.0 && w.is_finite(),
             "weight decay must be a number >= 0",
         )?;
@@ -173,7 +173,7 @@ pub(crate) fn validate(exp: &Experiment, layers: &Layers) -> Result<(), ConfigEr
     if let Some(c) = s.clip_grad_norm {
         range(
             "solver.clip_grad_norm",
-            c.into(),
+            crate::float::widen(c),
             c > 0.0 && c.is_finite(),
             "the norm must be positive; leave the key out (or remove it) to disable clipping",
         )?;
@@ -187,7 +187,7 @@ pub(crate) fn validate(exp: &Experiment, layers: &Layers) -> Result<(), ConfigEr
     let t = exp.eval.score_threshold;
     range(
         "eval.score_threshold",
-        t.into(),
+        crate::float::widen(t),
         (0.0..=1.0).contains(&t),
         "it must be a score in [0, 1]",
     )?;
@@ -200,7 +200,7 @@ pub(crate) fn validate(exp: &Experiment, layers: &Layers) -> Result<(), ConfigEr
         ] {
             range(
                 key,
-                v.into(),
+                crate::float::widen(v),
                 v >= 0.0 && v.is_finite(),
                 "a jitter amount must be >= 0",
             )?;

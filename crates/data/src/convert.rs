@@ -38,7 +38,18 @@ pub fn convert(args: &ConvertOptions) -> Result<Report, DataError> {
     }
     let mut log = ProblemLog::new(args.input.on_bad_sample);
     let mut report = Report::default();
-    let splits = read_input(&args.input, &mut log, &mut report.lines)?;
+    let mut splits = read_input(&args.input, &mut log, &mut report.lines)?;
+    // Every image is decoded on the way: an undecodable, truncated or mis-sized image must not
+    // reach the output, where it would fail (or silently mislead) a training run later.
+    for s in &mut splits {
+        crate::sample::keep_decodable(&mut s.dataset, &mut log)?;
+    }
+    if args.out.is_file() {
+        return Err(DataError::Options(format!(
+            "output {}: is a file, expected a folder",
+            args.out.display()
+        )));
+    }
     std::fs::create_dir_all(&args.out).map_err(|e| DataError::io(&args.out, e))?;
     let mut cats = None;
     for s in &splits {

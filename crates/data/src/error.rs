@@ -82,6 +82,8 @@ pub enum ProblemKind {
     BadBox,
     EmptyMask,
     MaskSizeMismatch,
+    NotBinary,
+    BadArea,
     UnknownClass,
     UnknownImage,
     DuplicateId,
@@ -103,6 +105,8 @@ impl fmt::Display for ProblemKind {
             ProblemKind::UnknownClass => "unknown class",
             ProblemKind::UnknownImage => "unknown image",
             ProblemKind::DuplicateId => "duplicate id",
+            ProblemKind::NotBinary => "mask not binary",
+            ProblemKind::BadArea => "bad area",
         };
         f.write_str(s)
     }

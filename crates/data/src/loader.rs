@@ -265,7 +265,7 @@ impl Work {
 fn record_name(rec: &ImageRecord) -> PathBuf {
     match &rec.source {
         ImageSource::File(p) => p.clone(),
-        ImageSource::Encoded { .. } => rec.file_name.clone().into(),
+        ImageSource::Encoded { origin, .. } => format!("{origin} ({})", rec.file_name).into(),
     }
 }
 

@@ -198,6 +198,7 @@ pub fn read_mask_folder(
         }
     }
     let mut empty_masks = 0;
+    let mut mask_folders = 0;
     let mut all: Vec<(bool, ImageRecord)> = Vec::new();
     for (seq_name, seq) in &seqs {
         let is_val = args.val_folders.contains(seq_name);
@@ -231,16 +232,44 @@ pub fn read_mask_folder(
             }
         }
         let labels_dir = seq.join(&args.labels_dir);
+        let masks_dir = seq.join(&args.masks_dir);
         if labels_dir.is_dir() {
             read_label_pngs(&labels_dir, &mut images, &mut names, log)?;
-        } else {
-            let masks_dir = seq.join(&args.masks_dir);
-            if masks_dir.is_dir() {
-                empty_masks +=
-                    read_instance_pngs(&masks_dir, &mut images, &rules, &mut names, log)?;
-            }
+            mask_folders += 1;
+        } else if masks_dir.is_dir() {
+            empty_masks += read_instance_pngs(
+                &masks_dir,
+                &mut images,
+                &rules,
+                args.threshold,
+                &mut names,
+                log,
+            )?;
+            mask_folders += 1;
         }
         all.extend(images.into_values().map(|r| (is_val, r)));
+    }
+    if mask_folders == 0 {
+        return Err(DataError::format(
+            root,
+            format!(
+                "no '{}' folder (binary masks) nor '{}' folder (label images) next to the '{}' \
+                 folder of any sequence; set dataset.mask_folder.masks_dir (--masks-dir) to the \
+                 folder that holds the masks",
+                args.masks_dir, args.labels_dir, args.images_dir
+            ),
+        ));
+    }
+    if all.iter().all(|(_, r)| r.annotations.is_empty()) && !all.is_empty() {
+        return Err(DataError::format(
+            root,
+            format!(
+                "{} image(s) and not one object: no mask matched an image, or every mask is \
+                 empty (masks are matched to images by file name or by folder name; see \
+                 data/README.md)",
+                all.len()
+            ),
+        ));
     }
     for (k, (_, r)) in all.iter_mut().enumerate() {
         r.id = k as u64 + 1;
@@ -304,6 +333,7 @@ fn read_instance_pngs(
     masks_dir: &Path,
     images: &mut BTreeMap<String, ImageRecord>,
     rules: &[CompiledRule],
+    threshold: Option<u16>,
     names: &mut Names,
     log: &mut ProblemLog,
 ) -> Result<usize, DataError> {
@@ -363,7 +393,24 @@ fn read_instance_pngs(
             log.bad(bad(ProblemKind::MaskSizeMismatch, d), Skipped::Annotation)?;
             continue;
         }
-        let m: Vec<u8> = px.iter().map(|&v| (v != 0) as u8).collect();
+        let m: Vec<u8> = match threshold {
+            Some(t) => px.iter().map(|&v| u8::from(v >= t)).collect(),
+            None => {
+                let top = px.iter().copied().max().unwrap_or(0);
+                let other = px.iter().filter(|&&v| v != 0 && v != top).count();
+                if other > 0 {
+                    let d = format!(
+                        "{other} pixel(s) are neither 0 nor {top}; set \
+                         dataset.mask_folder.threshold (--mask-threshold) to the value from \
+                         which a pixel is the object, e.g. {}",
+                        top.div_ceil(2).max(1)
+                    );
+                    log.bad(bad(ProblemKind::NotBinary, d), Skipped::Annotation)?;
+                    continue;
+                }
+                px.iter().map(|&v| u8::from(v != 0)).collect()
+            }
+        };
         let rle = Rle::encode(&m, h, w);
         if rle.area() == 0 {
             empty += 1;

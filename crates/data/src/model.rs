@@ -24,8 +24,13 @@ pub struct Category {
 pub enum ImageSource {
     /// A file on disk (COCO, mask folders).
     File(PathBuf),
-    /// Encoded bytes carried with the record (TFRecord); `format` is e.g. "png", "jpeg".
-    Encoded { bytes: Vec<u8>, format: String },
+    /// Encoded bytes carried with the record (TFRecord); `format` is e.g. "png", "jpeg";
+    /// `origin` says where they came from, for messages (`train.tfrecord record 17`).
+    Encoded {
+        bytes: Vec<u8>,
+        format: String,
+        origin: String,
+    },
 }
 
 impl ImageSource {
@@ -41,9 +46,11 @@ impl ImageSource {
     pub fn describe(&self) -> String {
         match self {
             ImageSource::File(p) => p.display().to_string(),
-            ImageSource::Encoded { format, bytes } => {
-                format!("<embedded {format}, {} bytes>", bytes.len())
-            }
+            ImageSource::Encoded {
+                format,
+                bytes,
+                origin,
+            } => format!("{origin} (embedded {format}, {} bytes)", bytes.len()),
         }
     }
 }

@@ -2,8 +2,8 @@
 
 use image::{GrayImage, RgbImage};
 
-use crate::error::{Problem, ProblemKind};
-use crate::model::{ImageRecord, ImageSource};
+use crate::error::{DataError, Problem, ProblemKind, ProblemLog, Skipped};
+use crate::model::{Dataset, ImageRecord, ImageSource};
 
 /// A decoded image with per-instance targets (crowd instances included,
 /// flagged, so the caller decides: torchvision's reference drops them).
@@ -25,7 +25,7 @@ pub struct Sample {
 pub fn load_sample(rec: &ImageRecord) -> Result<Sample, Problem> {
     let name = match &rec.source {
         ImageSource::File(p) => p.clone(),
-        ImageSource::Encoded { .. } => rec.file_name.clone().into(),
+        ImageSource::Encoded { origin, .. } => format!("{origin} ({})", rec.file_name).into(),
     };
     let bytes = match &rec.source {
         ImageSource::File(p) => std::fs::read(p).map_err(|e| {
@@ -39,7 +39,7 @@ pub fn load_sample(rec: &ImageRecord) -> Result<Sample, Problem> {
         ImageSource::Encoded { bytes, .. } => bytes.clone(),
     };
     let image = image::load_from_memory(&bytes)
-        .map_err(|e| Problem::new(ProblemKind::CorruptImage, &name, e.to_string()))?
+        .map_err(|e| Problem::new(ProblemKind::CorruptImage, &name, decode_error(&bytes, e)))?
         .to_rgb8();
     if image.dimensions() != (rec.width, rec.height) {
         let d = format!(
@@ -83,4 +83,37 @@ pub fn load_sample(rec: &ImageRecord) -> Result<Sample, Problem> {
         s.iscrowd.push(a.iscrowd);
     }
     Ok(s)
+}
+
+/// Why an image did not decode; a decoder memory limit also says the size its header claims
+/// (an image bomb: a few bytes that would decode to gigabytes).
+fn decode_error(bytes: &[u8], e: image::ImageError) -> String {
+    if !matches!(e, image::ImageError::Limits(_)) {
+        return e.to_string();
+    }
+    let dims = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()
+        .and_then(|r| r.into_dimensions().ok());
+    match dims {
+        Some((w, h)) => format!(
+            "its header says {w}x{h} pixels, more than the decoder's memory limit allows ({e}); \
+             an image bomb or a damaged header"
+        ),
+        None => e.to_string(),
+    }
+}
+
+/// Decodes every image of `ds` (and its masks); one that does not decode, or whose size is not
+/// the one its annotation states, is a bad sample under `log`'s policy (removed under skip).
+pub fn keep_decodable(ds: &mut Dataset, log: &mut ProblemLog) -> Result<(), DataError> {
+    let images = std::mem::take(&mut ds.images);
+    for img in images {
+        match load_sample(&img) {
+            Ok(_) => ds.images.push(img),
+            // The problem names the image file, or the record file and index it came from.
+            Err(p) => log.bad(p, Skipped::Image)?,
+        }
+    }
+    Ok(())
 }

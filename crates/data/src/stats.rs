@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::error::{DataError, ProblemLog, Report, Skipped};
+use crate::error::{DataError, ProblemLog, Report};
 use crate::input::{InputOptions, read_input};
 use crate::model::Dataset;
 
@@ -106,14 +106,7 @@ pub fn stats(args: &StatsOptions) -> Result<Report, DataError> {
     for s in &splits {
         let mut ds = s.dataset.clone();
         if args.check_images {
-            let mut kept = Vec::with_capacity(ds.images.len());
-            for (i, img) in ds.images.into_iter().enumerate() {
-                match crate::sample::load_sample(&img) {
-                    Ok(_) => kept.push(img),
-                    Err(p) => log.bad(p.record(i), Skipped::Image)?,
-                }
-            }
-            ds.images = kept;
+            crate::sample::keep_decodable(&mut ds, &mut log)?;
         }
         report.lines.push(
             format!("{}:\n{}", s.name, dataset_stats(&ds))

@@ -132,6 +132,7 @@ fn rust_dataset() -> Dataset {
         source: ImageSource::Encoded {
             bytes: png(seed),
             format: "png".into(),
+            origin: "fixture".into(),
         },
         width: w,
         height: h,

@@ -36,8 +36,13 @@ pub fn read_coco_str(
     check_files: bool,
     log: &mut ProblemLog,
 ) -> Result<Dataset, DataError> {
-    let top = LenientInstances::from_json_str(text)
-        .map_err(|e| DataError::format(json, format!("not a COCO instances file: {e}")))?;
+    let top = LenientInstances::from_json_str(text).map_err(|e| {
+        let msg = match e {
+            mrcnn_coco::CocoError::Invalid { msg, .. } => msg,
+            other => format!("not a COCO instances file: {other}"),
+        };
+        DataError::format(json, msg)
+    })?;
 
     let mut categories = Vec::new();
     for (i, c) in top.categories.into_iter().enumerate() {
@@ -166,7 +171,31 @@ pub fn read_coco_str(
                 continue;
             }
         };
-        let area = a.area.unwrap_or(mask_area as f64) as f32;
+        let area = match a.area {
+            None => mask_area as f64,
+            Some(v) if !(v.is_finite() && v > 0.0) => {
+                let d = format!(
+                    "area {v} is not a positive number (the mask covers {mask_area} pixels)"
+                );
+                log.bad(bad(ProblemKind::BadArea, d), Skipped::Annotation)?;
+                continue;
+            }
+            Some(v) if far_apart(v, mask_area as f64) => {
+                let box_area = ((bbox[2] - bbox[0]) * (bbox[3] - bbox[1])) as f64;
+                let hint = if (v - box_area).abs() <= 0.01 * box_area {
+                    " (it is the box's area: some converters write that)"
+                } else {
+                    ""
+                };
+                let d = format!(
+                    "area {v} is far from the {mask_area} pixels its segmentation covers{hint}; \
+                     fix the area (COCO: the polygon's or mask's area) or the segmentation"
+                );
+                log.bad(bad(ProblemKind::BadArea, d), Skipped::Annotation)?;
+                continue;
+            }
+            Some(v) => v,
+        } as f32;
         ds.images[img_idx].annotations.push(Instance {
             category: label,
             bbox,
@@ -176,6 +205,14 @@ pub fn read_coco_str(
         });
     }
     Ok(ds)
+}
+
+/// Whether a stated area and the pixel count of the mask disagree beyond what rasterising a
+/// polygon explains: by more than a factor of 2 and by more than 32 pixels (a small object's
+/// polygon area and pixel count differ by a border's worth).
+fn far_apart(stated: f64, pixels: f64) -> bool {
+    let (lo, hi) = (stated.min(pixels), stated.max(pixels));
+    hi > 2.0 * lo && hi - lo > 32.0
 }
 
 /// A COCO `[x, y, w, h]` box as xyxy, rejecting empty boxes and boxes outside
@@ -247,7 +284,7 @@ mod tests {
             "categories": [{"id": 1, "name": "a"}],
             "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "area": 1,
                              "segmentation": [[60000, 60000, 69000, 60000, 69000, 69000]]},
-                            {"id": 2, "image_id": 2, "category_id": 1, "area": 1,
+                            {"id": 2, "image_id": 2, "category_id": 1, "area": 12500000,
                              "segmentation": [[60000, 60000, 65000, 60000, 65000, 65000]]}]}"#;
         let (json, root) = (Path::new("big.json"), Path::new("."));
         let mut log = ProblemLog::new(OnBadSample::Skip);
@@ -264,5 +301,19 @@ mod tests {
         );
         let mut strict = ProblemLog::new(OnBadSample::Error);
         assert!(read_coco_str(text, json, root, false, &mut strict).is_err());
+    }
+
+    #[test]
+    fn an_area_that_is_the_boxs_is_named_so() {
+        let text = r#"{"images": [{"id": 1, "file_name": "a.png", "width": 128, "height": 128}],
+            "categories": [{"id": 1, "name": "a"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "area": 10000,
+                             "bbox": [0, 0, 100, 100],
+                             "segmentation": [[0, 0, 4, 0, 100, 96, 100, 100]]}]}"#;
+        let mut log = ProblemLog::new(OnBadSample::Skip);
+        read_coco_str(text, Path::new("a.json"), Path::new("."), false, &mut log).unwrap();
+        let p = log.problems[0].to_string();
+        assert_eq!(log.problems[0].kind, ProblemKind::BadArea);
+        assert!(p.contains("it is the box's area"), "{p}");
     }
 }

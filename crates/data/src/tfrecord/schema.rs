@@ -377,6 +377,7 @@ fn parse_example(
         source: ImageSource::Encoded {
             bytes: encoded,
             format,
+            origin: format!("{} record {rec}", file.display()),
         },
         width: iw,
         height: ih,
