@@ -1,35 +1,46 @@
-//! Non-maximum suppression through burn-vision's `nms`, plus the per-group ("batched") form that
-//! torchvision's `batched_nms` provides and burn-vision lacks.
+//! Non-maximum suppression as torchvision's CPU kernel (`torchvision/csrc/ops/cpu/nms_kernel.cpp`),
+//! plus the per-group ("batched") form of its `batched_nms`.
 //!
-//! burn-vision's NMS runs on the host on every backend, so the boxes are handed to it on the CPU
-//! (flex) device. Groups are suppressed one by one (torchvision's `_batched_nms_vanilla`) instead
-//! of with the coordinate-offset trick, whose large offsets would round the coordinates.
+//! Written here rather than taken from burn-vision: burn-vision's `nms` also runs on the host,
+//! but the crate depends on `image` with every default codec (AVIF's rav1e encoder, EXR, TIFF,
+//! ...), minutes of a first build for this one greedy loop. It is checked against torchvision in
+//! `tests/ops.rs` (`nms_matches_torchvision`). Groups are suppressed one by one (torchvision's
+//! `_batched_nms_vanilla`) instead of with the coordinate-offset trick, whose large offsets would
+//! round the coordinates.
 
 use crate::BoxXyxy;
-use burn::prelude::*;
-use burn::vision::{Nms, NmsOptions};
 
 /// Indices of the boxes kept by NMS at `iou_threshold` (IoU > threshold suppresses), highest
-/// score first; ties keep the lower index first.
+/// score first; ties keep the lower index first. Areas and IoU are computed in f32 in
+/// torchvision's order of operations, so borderline overlaps decide as there.
 pub fn nms(boxes: &[BoxXyxy], scores: &[f32], iou_threshold: f32) -> Vec<usize> {
-    if boxes.is_empty() {
-        return Vec::new();
+    assert_eq!(boxes.len(), scores.len(), "one score per box");
+    let mut order: Vec<usize> = (0..boxes.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    let area = |b: &BoxXyxy| (b[2] - b[0]) * (b[3] - b[1]);
+    let areas: Vec<f32> = boxes.iter().map(area).collect();
+    let mut suppressed = vec![false; boxes.len()];
+    let mut keep = Vec::new();
+    for (k, &i) in order.iter().enumerate() {
+        if suppressed[i] {
+            continue;
+        }
+        keep.push(i);
+        let [x1, y1, x2, y2] = boxes[i];
+        for &j in &order[k + 1..] {
+            if suppressed[j] {
+                continue;
+            }
+            let b = boxes[j];
+            let w = (x2.min(b[2]) - x1.max(b[0])).max(0.0);
+            let h = (y2.min(b[3]) - y1.max(b[1])).max(0.0);
+            let inter = w * h;
+            if inter / (areas[i] + areas[j] - inter) > iou_threshold {
+                suppressed[j] = true;
+            }
+        }
     }
-    let device = Device::flex();
-    let b = crate::host::boxes_tensor(boxes, &device);
-    let s = crate::host::tensor(scores.to_vec(), [scores.len()], &device);
-    let keep = b.nms(
-        s,
-        NmsOptions {
-            iou_threshold,
-            score_threshold: f32::NEG_INFINITY,
-            max_output_boxes: 0,
-        },
-    );
-    crate::host::to_vec_i64(keep)
-        .into_iter()
-        .map(|i| i as usize)
-        .collect()
+    keep
 }
 
 /// NMS within each group (class or level) independently; the kept indices are returned sorted by
