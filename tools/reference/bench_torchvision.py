@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""CPU timing baseline: torchvision Mask R-CNN with a ResNet-101-FPN backbone.
+"""Timing baseline: torchvision Mask R-CNN with a ResNet-101-FPN backbone, on the CPU (default) or
+CUDA (--device cuda, for tools/gpu/).
 
 Inference: per-image latency (batch of 1) at each --size, 1 warm-up + median of
 --repeats runs. --train: one SGD training step (forward with 3 target
@@ -13,6 +14,7 @@ Examples:
   python3 tools/reference/bench_torchvision.py                       # 800x1216 and 512x512 inference
   python3 tools/reference/bench_torchvision.py --size 256x256 --threads 2
   python3 tools/reference/bench_torchvision.py --train --size 512x512
+  python3 tools/reference/bench_torchvision.py --device cuda --size 800x1216 --box-score-thresh 0
 """
 
 import argparse
@@ -85,9 +87,19 @@ def run_one(args, h, w):
     torch.manual_seed(args.seed)
     model, min_size, max_size = build_model(h, w, 91, args.box_score_thresh)
     g = torch.Generator().manual_seed(args.seed)
-    image = torch.rand(3, h, w, generator=g)
+    image_cpu = torch.rand(3, h, w, generator=g)
+    dev = torch.device(args.device)
+    model.to(dev)
+    image = image_cpu.to(dev)
     model.eval()
     calibrate_frozen_bn(model, image)
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
     rec = {
         "impl": "torchvision",
         "model": "maskrcnn_resnet101_fpn",
@@ -96,6 +108,7 @@ def run_one(args, h, w):
         "min_size": min_size,
         "max_size": max_size,
         "threads": args.threads,
+        "device": args.device,
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "repeats": args.repeats,
@@ -104,9 +117,10 @@ def run_one(args, h, w):
     if args.save_weights and not args.train:
         from safetensors.torch import save_file
         os.makedirs(args.save_weights, exist_ok=True)
-        sd = {k: v.contiguous() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+        sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+              if not k.endswith("num_batches_tracked")}
         save_file(sd, os.path.join(args.save_weights, f"weights_{h}x{w}.safetensors"))
-        save_file({"image": image.contiguous()}, os.path.join(args.save_weights, f"image_{h}x{w}.safetensors"))
+        save_file({"image": image_cpu.contiguous()}, os.path.join(args.save_weights, f"image_{h}x{w}.safetensors"))
     if not args.train:
         model.eval()
         with torch.inference_mode():
@@ -114,6 +128,7 @@ def run_one(args, h, w):
             for i in range(1 + args.repeats):
                 t0 = time.perf_counter()
                 out = model([image])
+                sync()
                 dt = time.perf_counter() - t0
                 if i > 0:
                     times.append(dt)
@@ -124,8 +139,7 @@ def run_one(args, h, w):
         if args.save_weights:
             from safetensors.torch import save_file
             o = out[0]
-            save_file({"boxes": o["boxes"].contiguous(), "labels": o["labels"].contiguous(),
-                       "scores": o["scores"].contiguous(), "masks": o["masks"].contiguous()},
+            save_file({k: o[k].detach().cpu().contiguous() for k in ("boxes", "labels", "scores", "masks")},
                       os.path.join(args.save_weights, f"dets_{h}x{w}.safetensors"))
         rec["box_score_thresh"] = args.box_score_thresh
     else:
@@ -142,7 +156,8 @@ def run_one(args, h, w):
         masks = torch.zeros(3, h, w, dtype=torch.uint8)
         for k, b in enumerate(boxes.round().to(torch.int64).tolist()):
             masks[k, b[1]:b[3], b[0]:b[2]] = 1
-        target = {"boxes": boxes, "labels": torch.tensor([1, 2, 3], dtype=torch.int64), "masks": masks}
+        target = {"boxes": boxes.to(dev), "labels": torch.tensor([1, 2, 3], dtype=torch.int64, device=dev),
+                  "masks": masks.to(dev)}
         for i in range(1 + args.repeats):
             t0 = time.perf_counter()
             losses = model([image], [target])
@@ -150,6 +165,7 @@ def run_one(args, h, w):
             opt.zero_grad()
             loss.backward()
             opt.step()
+            sync()
             dt = time.perf_counter() - t0
             if i > 0:
                 times.append(dt)
@@ -159,6 +175,10 @@ def run_one(args, h, w):
     rec["times_s"] = [round(t, 4) for t in times]
     rec["median_s"] = round(statistics.median(times), 4)
     rec["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    if dev.type == "cuda":
+        rec["peak_gpu_allocated_mb"] = round(torch.cuda.max_memory_allocated(dev) / 2**20, 1)
+        rec["peak_gpu_reserved_mb"] = round(torch.cuda.max_memory_reserved(dev) / 2**20, 1)
+        rec["gpu"] = torch.cuda.get_device_name(dev)
     print(json.dumps(rec), flush=True)
 
 
@@ -185,6 +205,7 @@ def main():
                     help="inference only: write the calibrated state_dict and the input image as "
                          "DIR/weights_HxW.safetensors and DIR/image_HxW.safetensors, so that "
                          "crates/model/examples/bench_inference.rs runs the very same model")
+    ap.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
     ap.add_argument("--in-process", action="store_true", help="do not spawn one subprocess per measurement")
     args = ap.parse_args()
     if args.size is None:
@@ -198,7 +219,8 @@ def main():
     for h, w in sizes:
         cmd = [sys.executable, os.path.abspath(__file__), "--in-process", "--size", f"{h}x{w}",
                "--threads", str(args.threads), "--repeats", str(args.repeats), "--seed", str(args.seed),
-               "--box-score-thresh", str(args.box_score_thresh), "--lr", str(args.lr)]
+               "--box-score-thresh", str(args.box_score_thresh), "--lr", str(args.lr),
+               "--device", args.device]
         if args.train:
             cmd.append("--train")
         if args.save_weights:

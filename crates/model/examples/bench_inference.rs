@@ -3,7 +3,8 @@
 //!
 //! ```sh
 //! python3 tools/reference/bench_torchvision.py --size 800x1216 --box-score-thresh 0 --save-weights /tmp/bench
-//! cargo run --release -p mrcnn-model --example bench_inference -- /tmp/bench 800x1216 [cpu|wgpu] [repeats]
+//! cargo build --release --workspace --example bench_inference
+//! ./target/release/examples/bench_inference /tmp/bench 800x1216 [cpu|wgpu] [repeats]
 //! ```
 //! Prints one JSON line: median seconds over the repeats after one warm-up, detections, peak RSS.
 
@@ -24,16 +25,22 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() < 3 {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() < 2 {
         eprintln!("usage: bench_inference DIR HxW [cpu|wgpu] [repeats]");
         std::process::exit(2);
     }
-    let dir = Path::new(&args[1]);
-    let size = &args[2];
-    let device = mrcnn_core::device_by_name(args.get(3).map_or("cpu", String::as_str))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let repeats: usize = args.get(4).and_then(|r| r.parse().ok()).unwrap_or(3);
+    println!("{}", run(&args));
+}
+
+/// `args`: DIR HxW [device] [repeats]; returns the JSON line. (Also run by the GPU check's
+/// binary, `crates/model/tests/gpu_check.rs`.)
+pub fn run(args: &[String]) -> String {
+    let dir = Path::new(&args[0]);
+    let size = &args[1];
+    let device_name = args.get(2).map_or("cpu", String::as_str);
+    let device = mrcnn_core::device_by_name(device_name).unwrap_or_else(|e| panic!("{e}"));
+    let repeats: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(3);
     let (h, w) = size
         .split_once('x')
         .map(|(a, b)| (a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap()))
@@ -84,6 +91,7 @@ fn main() {
     }
     // The full-size model must give torchvision's detections: compare with what the script saved.
     let dets_path = dir.join(format!("dets_{size}.safetensors"));
+    let mut agreement = "null".to_string();
     if dets_path.is_file() {
         let reference = Fixture::load(&dets_path);
         let p = model.predict(std::slice::from_ref(&input)).remove(0);
@@ -114,6 +122,11 @@ fn main() {
                 }
             }
         }
+        agreement = format!(
+            "{{\"matched\": {}, \"of\": {}, \"max_box_diff_px\": {worst:.3e}, \"max_mask_prob_diff\": {mask_diff:.3e}}}",
+            expected.len() - missing.len(),
+            expected.len()
+        );
         eprintln!(
             "vs torchvision: {} of {} detections match (max box diff {worst:.2e} px, max mask prob diff {mask_diff:.2e}); {} missing, {} extra",
             expected.len() - missing.len(),
@@ -170,9 +183,8 @@ fn main() {
 
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
-    println!(
-        "{{\"impl\": \"mrcnn\", \"device\": \"{}\", \"size\": \"{size}\", \"times_s\": {times:?}, \"median_s\": {median:.4}, \"detections\": {dets}, \"peak_rss_mb\": {:.1}}}",
-        args.get(3).map_or("cpu", String::as_str),
+    format!(
+        "{{\"impl\": \"mrcnn\", \"mode\": \"inference\", \"device\": \"{device_name}\", \"size\": \"{size}\", \"times_s\": {times:?}, \"median_s\": {median:.4}, \"detections\": {dets}, \"vs_torchvision\": {agreement}, \"peak_rss_mb\": {:.1}}}",
         peak_rss_mb()
-    );
+    )
 }

@@ -1,18 +1,22 @@
 //! Times one Mask R-CNN training step (training forward with 3 target instances, backward, SGD
 //! with momentum 0.9 and weight decay 1e-4) of ResNet-101-FPN (91 classes, random weights) on one
-//! 512x512 image on flex, 1 warm-up + median of `--repeats`, and reports the peak RSS: the Rust
-//! side of `tools/reference/bench_torchvision.py --train`.
+//! image, 1 warm-up + median of `--repeats`, and reports the peak RSS: the Rust side of
+//! `tools/reference/bench_torchvision.py --train`.
 //!
 //! As the torch script, the frozen batch norm statistics are set to each layer's input statistics
 //! on the benchmark image first (random weights with identity statistics overflow in 101 layers),
-//! and the batch-norm epsilon is torchvision's 1e-5.
+//! and the batch-norm epsilon is torchvision's 1e-5. The optimiser is Burn's SGD with the settings
+//! `mrcnn-train` uses by default (its `sgd_step` adds only optional gradient clipping).
 //!
 //! ```sh
-//! cargo run --release -p mrcnn-train --example bench_train_step -- [--repeats 3] [--size 512] [--lr 1e-4]
+//! cargo build --release --workspace --example bench_train_step
+//! ./target/release/examples/bench_train_step [--repeats 3] [--size 512|800x1216] [--device cpu|wgpu] [--lr 1e-4]
 //! ```
 
 use burn::module::Param;
-use burn::optim::GradientsParams;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::module::max_pool2d;
@@ -26,12 +30,11 @@ use mrcnn_core::rand_chacha::ChaCha8Rng;
 use mrcnn_model::MaskRcnn;
 use mrcnn_model::targets::TrainTarget;
 use mrcnn_model::transform::ImageInput;
-use mrcnn_train::{SgdSettings, sgd_step};
 use std::path::Path;
 use std::time::Instant;
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
+/// The value after `name` in `args`, or `default`.
+fn arg(args: &[String], name: &str, default: &str) -> String {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1).cloned())
@@ -104,10 +107,31 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn main() {
-    let repeats: usize = arg("--repeats", "3").parse().expect("--repeats: a number");
-    let size: usize = arg("--size", "512").parse().expect("--size: a number");
-    let lr: f64 = arg("--lr", "1e-4").parse().expect("--lr: a number");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    println!("{}", run(&args));
+}
+
+/// `args`: `[--repeats N] [--size S|HxW] [--device D] [--lr LR] [--config MODEL.toml]`; returns
+/// the JSON line. (Also run by the GPU check's binary, `crates/model/tests/gpu_check.rs`.)
+pub fn run(args: &[String]) -> String {
+    let repeats: usize = arg(args, "--repeats", "3")
+        .parse()
+        .expect("--repeats: a number");
+    let size = arg(args, "--size", "512");
+    let (h, w): (usize, usize) = match size.split_once('x') {
+        Some((h, w)) => (
+            h.parse().expect("--size HxW"),
+            w.parse().expect("--size HxW"),
+        ),
+        None => {
+            let s = size.parse().expect("--size: a number or HxW");
+            (s, s)
+        }
+    };
+    let device_name = arg(args, "--device", "cpu");
+    let lr: f64 = arg(args, "--lr", "1e-4").parse().expect("--lr: a number");
     let cfg_path = arg(
+        args,
         "--config",
         concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -115,13 +139,20 @@ fn main() {
         ),
     );
     let mut cfg = ModelConfig::load(Path::new(&cfg_path)).unwrap_or_else(|e| panic!("{e}"));
-    cfg.input.min_size = vec![size];
-    cfg.input.max_size = size;
+    // The torch script's sizes, for which neither side resizes the image.
+    let (min, max) = if (h, w) == (800, 1216) {
+        (800, 1333)
+    } else {
+        (h.min(w), h.max(w))
+    };
+    cfg.input.min_size = vec![min];
+    cfg.input.max_size = max;
     cfg.backbone.norm_eps = 1e-5;
 
-    let device = Device::flex().autodiff();
+    let device = mrcnn_core::device_by_name(&device_name)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .autodiff();
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let (h, w) = (size, size);
     let image = ImageInput {
         data: (0..3 * h * w).map(|_| rng.random::<f32>()).collect(),
         height: h,
@@ -151,8 +182,12 @@ fn main() {
     let mut model = MaskRcnn::new(cfg, &device).unwrap_or_else(|e| panic!("{e}"));
     calibrate_backbone(&mut model, &image);
     let mut model = model.freeze_backbone_stages();
-    let settings = SgdSettings::default();
-    let mut optim = settings.build();
+    let mut optim = SgdConfig::new()
+        .with_momentum(Some(
+            MomentumConfig::new().with_momentum(0.9).with_dampening(0.0),
+        ))
+        .with_weight_decay(Some(WeightDecayConfig::new(1e-4)))
+        .init();
     let mut times = Vec::new();
     let mut last = [("", 0.0f32); 5];
     for i in 0..=repeats {
@@ -165,7 +200,7 @@ fn main() {
             )
             .unwrap();
         let grads = GradientsParams::from_grads(losses.total().backward(), &model);
-        model = sgd_step(&settings, &mut optim, model, grads, lr);
+        model = optim.step(lr, model, grads);
         // Wait for the update to be computed (one parameter read) before stopping the clock.
         let _ = host::to_vec(
             model
@@ -192,10 +227,10 @@ fn main() {
         sorted[sorted.len() / 2]
     };
     let loss: f32 = last.iter().map(|(_, v)| v).sum();
-    println!(
-        "{{\"impl\": \"mrcnn (burn flex)\", \"model\": \"maskrcnn_resnet101_fpn\", \"mode\": \"train\", \"size\": \"{h}x{w}\", \
+    format!(
+        "{{\"impl\": \"mrcnn\", \"model\": \"maskrcnn_resnet101_fpn\", \"mode\": \"train\", \"device\": \"{device_name}\", \"size\": \"{h}x{w}\", \
          \"repeats\": {repeats}, \"loss\": {loss}, \"lr\": {lr}, \"times_s\": {times:?}, \"median_s\": {median:.4}, \
          \"peak_rss_mb\": {:.1}}}",
         peak_rss_mb()
-    );
+    )
 }

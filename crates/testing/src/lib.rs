@@ -194,7 +194,17 @@ pub fn say_once(line: &str) {
 /// The wgpu device of `adapter` when tests should use wgpu: not disabled, a supported adapter
 /// found, and a small sum computed right on it. The calling test is put under
 /// [`gpu_time_limit`] first, so a device that hangs fails the test instead of the run.
+/// `MRCNN_TEST_WGPU=0` skips wgpu; `MRCNN_TEST_WGPU=1` requires it (the GPU check,
+/// `tools/gpu/`): a missing or failing adapter then fails the test instead of skipping wgpu.
 pub fn wgpu_device(adapter: WgpuAdapter) -> Result<Device, Skip> {
+    let found = wgpu_device_if_enabled(adapter);
+    match (found, std::env::var("MRCNN_TEST_WGPU").as_deref()) {
+        (Err(why), Ok("1")) => panic!("MRCNN_TEST_WGPU=1 but wgpu is not usable: {why}"),
+        (found, _) => found,
+    }
+}
+
+fn wgpu_device_if_enabled(adapter: WgpuAdapter) -> Result<Device, Skip> {
     if std::env::var("MRCNN_TEST_WGPU").as_deref() == Ok("0") {
         return Err(Skip("MRCNN_TEST_WGPU=0".into()));
     }
