@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use mrcnn_config::{ClassRule, DatasetFormat, MaskFolderSection, OnBadSample, SynthSection};
+use mrcnn_config::{
+    ClassRule, DatasetFormat, ExifPolicy, MaskFolderSection, OnBadSample, SynthSection,
+};
 use mrcnn_data::{ConvertOptions, InputOptions, StatsOptions};
 
 use crate::names;
@@ -13,16 +15,27 @@ use crate::names;
 /// Where to read a dataset from.
 #[derive(Args, Debug, Clone)]
 pub struct InputArgs {
-    /// Input format: coco, mask-folder or tfrecord.
+    /// Input format: coco, mask-folder, tfrecord, labelme, via, cvat or voc-masks.
     #[arg(long = "from", value_parser = names::<DatasetFormat>(DatasetFormat::NAMES))]
     pub from: DatasetFormat,
     /// coco: JSON file(s), one split each (named after the file); mask-folder: the root folder;
-    /// tfrecord: file, glob or `prefix@N`, one split each.
+    /// tfrecord: file, glob or `prefix@N`, one split each; labelme: folder(s) of images and
+    /// JSONs; via: VIA 2/3 JSON file(s); cvat: annotations.xml file(s); voc-masks: the root
+    /// folder (JPEGImages/, SegmentationObject/, SegmentationClass/).
     #[arg(long = "input", short = 'i', required = true, num_args = 1..)]
     pub input: Vec<String>,
-    /// coco: image root (default: `<json folder>/images`).
+    /// coco: image root (default: `<json folder>/images`); via: image folder (default: the
+    /// JSON's folder); cvat: image folder (default: `images/` beside the XML).
     #[arg(long)]
     pub images: Option<PathBuf>,
+    /// EXIF orientation: apply (rotate as a photo viewer does) or ignore (stored pixels).
+    /// Default: what the format's tool showed its annotator (apply for labelme, via, cvat).
+    #[arg(long, value_parser = names::<ExifPolicy>(ExifPolicy::NAMES))]
+    pub exif: Option<ExifPolicy>,
+    /// via: the region attribute that holds the class (default: class, label, category,
+    /// name or type, or the only attribute).
+    #[arg(long)]
+    pub class_attribute: Option<String>,
     /// Label map (.pbtxt or .toml): fixes class ids and names.
     #[arg(long)]
     pub label_map: Option<PathBuf>,
@@ -56,10 +69,12 @@ pub struct MaskFolderArgs {
     /// Sequences (sub-folders) that form the validation split, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub val_folders: Vec<String>,
-    /// Else: this fraction of images, drawn with --split-seed, is validation.
+    /// Else (and for labelme, via, cvat, voc-masks without ImageSets): this fraction of the
+    /// images, drawn with --seed, is validation.
     #[arg(long, default_value_t = 0.0)]
     pub val_fraction: f64,
-    #[arg(long, default_value_t = 0)]
+    /// Seed of the --val-fraction draw (by image).
+    #[arg(long, visible_alias = "seed", default_value_t = 0)]
     pub split_seed: u64,
     /// A mask pixel is the object when its value is at least this; without it, masks must be
     /// binary (0 and one other value) and other masks are bad samples.
@@ -101,6 +116,14 @@ impl InputArgs {
                 split_seed: m.split_seed,
                 threshold: m.mask_threshold,
             },
+            val_fraction: if self.from == DatasetFormat::MaskFolder {
+                0.0
+            } else {
+                m.val_fraction
+            },
+            split_seed: m.split_seed,
+            exif: self.exif,
+            class_attribute: self.class_attribute.clone(),
         })
     }
 }

@@ -35,6 +35,20 @@ pub struct DatasetSection {
     /// If present and the train data is missing, the trainer generates a synthetic shapes set
     /// with these settings first.
     pub synth: Option<SynthSection>,
+    /// `labelme`, `via`, `cvat`, `voc-masks` with an empty `val`: the fraction of the images
+    /// (drawn with `split_seed`) that form the validation set; these tools do not split.
+    /// Default 0 (no validation set). `voc-masks` uses `ImageSets/Segmentation/*.txt` when
+    /// present.
+    pub val_fraction: f64,
+    /// Seed of the `val_fraction` draw (by image). Default 0.
+    pub split_seed: u64,
+    /// EXIF orientation: `"apply"` rotates the image as a photo viewer shows it, `"ignore"`
+    /// uses the stored pixels. Default: what the format's annotation tool showed when the
+    /// polygons were drawn ([`DatasetFormat::default_exif`]).
+    pub exif: Option<ExifPolicy>,
+    /// `via`: the region attribute that holds the class name. Default: the first of `class`,
+    /// `label`, `category`, `name`, `type` the project has, or its only region attribute.
+    pub class_attribute: Option<String>,
 }
 
 impl Default for DatasetSection {
@@ -49,6 +63,10 @@ impl Default for DatasetSection {
             on_bad_sample: OnBadSample::Error,
             mask_folder: MaskFolderSection::default(),
             synth: None,
+            val_fraction: 0.0,
+            split_seed: 0,
+            exif: None,
+            class_attribute: None,
         }
     }
 }
@@ -64,12 +82,88 @@ pub enum DatasetFormat {
     MaskFolder,
     /// TensorFlow Object Detection API TFRecords.
     Tfrecord,
+    /// labelme: a folder (searched recursively) of images with a `.json` beside each.
+    Labelme,
+    /// VGG Image Annotator 2 or 3: a project or exported-annotations JSON, images beside it.
+    Via,
+    /// CVAT for images 1.1 XML (`annotations.xml`), images in `images/` beside it.
+    Cvat,
+    /// Pascal VOC instance PNGs: `JPEGImages/`, `SegmentationObject/`, `SegmentationClass/`.
+    VocMasks,
 }
 
 impl DatasetFormat {
     /// The names as written in TOML and on the command line.
-    pub const NAMES: &'static [&'static str] = &["coco", "mask-folder", "tfrecord"];
-    const ALL: [Self; 3] = [Self::Coco, Self::MaskFolder, Self::Tfrecord];
+    pub const NAMES: &'static [&'static str] = &[
+        "coco",
+        "mask-folder",
+        "tfrecord",
+        "labelme",
+        "via",
+        "cvat",
+        "voc-masks",
+    ];
+    const ALL: [Self; 7] = [
+        Self::Coco,
+        Self::MaskFolder,
+        Self::Tfrecord,
+        Self::Labelme,
+        Self::Via,
+        Self::Cvat,
+        Self::VocMasks,
+    ];
+
+    /// The EXIF policy matching what the format's tool showed its annotator. labelme applies
+    /// the orientation when it opens a photo (its `apply_exif_orientation`), VIA draws on the
+    /// browser's `<img>`, which browsers orient (CSS `image-orientation: from-image`, the
+    /// default since 2020), and CVAT rotates images by their tag when it makes a task. COCO,
+    /// mask folders and TFRecords keep the stored pixels, as pycocotools, torchvision's
+    /// readers and TensorFlow's `decode_jpeg` do; VOC's masks are aligned with the stored
+    /// pixels.
+    pub fn default_exif(self) -> ExifPolicy {
+        match self {
+            Self::Labelme | Self::Via | Self::Cvat => ExifPolicy::Apply,
+            Self::Coco | Self::MaskFolder | Self::Tfrecord | Self::VocMasks => ExifPolicy::Ignore,
+        }
+    }
+
+    /// Formats whose one input holds both splits (the validation set is drawn from it unless
+    /// `val` is given): mask folders and the annotation tools' formats.
+    pub fn splits_itself(self) -> bool {
+        !matches!(self, Self::Coco | Self::Tfrecord)
+    }
+}
+
+/// `dataset.exif`: what an image's EXIF orientation tag does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExifPolicy {
+    /// Use the pixels as stored; the tag is reported, not applied.
+    Ignore,
+    /// Rotate/flip the image as the tag says (as phone galleries show it).
+    Apply,
+}
+
+impl ExifPolicy {
+    /// The names as written in TOML and on the command line.
+    pub const NAMES: &'static [&'static str] = &["ignore", "apply"];
+    const ALL: [Self; 2] = [Self::Ignore, Self::Apply];
+}
+
+impl fmt::Display for ExifPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Ignore => "ignore",
+            Self::Apply => "apply",
+        })
+    }
+}
+
+impl FromStr for ExifPolicy {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        by_name(s, Self::NAMES, &Self::ALL, "EXIF policy")
+    }
 }
 
 impl fmt::Display for DatasetFormat {

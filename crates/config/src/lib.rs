@@ -53,7 +53,8 @@ mod solver;
 mod validate;
 
 pub use dataset::{
-    ClassRule, DatasetFormat, DatasetSection, MaskFolderSection, OnBadSample, SynthSection,
+    ClassRule, DatasetFormat, DatasetSection, ExifPolicy, MaskFolderSection, OnBadSample,
+    SynthSection,
 };
 pub use device::{DEVICE_NAMES, DeviceSpec, UnknownDevice, WgpuAdapter, WgpuApi};
 pub use error::{ConfigError, InvalidValue, Origin, UnknownName};

@@ -222,6 +222,51 @@ pub(crate) fn validate(exp: &Experiment, layers: &Layers) -> Result<(), ConfigEr
             format!("`dataset.mask_folder.val_fraction` must be in [0, 1), found {f}"),
         ));
     }
+    let f = d.val_fraction;
+    if !(0.0..1.0).contains(&f) {
+        return Err(invalid(
+            "dataset.val_fraction",
+            format!("`dataset.val_fraction` must be in [0, 1), found {f}"),
+        ));
+    }
+    if f > 0.0 && !d.val.is_empty() {
+        return Err(invalid(
+            "dataset.val_fraction",
+            format!(
+                "`dataset.val_fraction` = {f} and `dataset.val` both give a validation set: \
+                 keep one"
+            ),
+        ));
+    }
+    if f > 0.0 && d.format == DatasetFormat::MaskFolder {
+        return Err(invalid(
+            "dataset.val_fraction",
+            "a mask-folder dataset takes its split from `dataset.mask_folder.val_fraction` \
+             (or `dataset.mask_folder.val_folders`): move the value there"
+                .into(),
+        ));
+    }
+    if f > 0.0 && !d.format.splits_itself() {
+        return Err(invalid(
+            "dataset.val_fraction",
+            format!(
+                "`dataset.val_fraction` applies to the formats without a split of their own \
+                 (labelme, via, cvat, voc-masks); format \"{}\" takes its validation files in \
+                 `dataset.val`",
+                d.format
+            ),
+        ));
+    }
+    if d.class_attribute.is_some() && d.format != DatasetFormat::Via {
+        return Err(invalid(
+            "dataset.class_attribute",
+            format!(
+                "`dataset.class_attribute` names a VIA region attribute; format \"{}\" does not \
+                 read it",
+                d.format
+            ),
+        ));
+    }
     if d.format == DatasetFormat::MaskFolder {
         if d.train.len() > 1 {
             return Err(invalid(

@@ -87,6 +87,8 @@ pub enum ProblemKind {
     UnknownClass,
     UnknownImage,
     DuplicateId,
+    UnknownShape,
+    ImageSizeMismatch,
 }
 
 impl fmt::Display for ProblemKind {
@@ -107,6 +109,8 @@ impl fmt::Display for ProblemKind {
             ProblemKind::DuplicateId => "duplicate id",
             ProblemKind::NotBinary => "mask not binary",
             ProblemKind::BadArea => "bad area",
+            ProblemKind::UnknownShape => "unknown shape",
+            ProblemKind::ImageSizeMismatch => "image size mismatch",
         };
         f.write_str(s)
     }

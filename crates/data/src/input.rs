@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use mrcnn_config::{DatasetFormat, MaskFolderSection, OnBadSample};
+use mrcnn_config::{DatasetFormat, ExifPolicy, MaskFolderSection, OnBadSample};
 
+use crate::annotations::{ToolData, ToolOptions, ToolRead, assemble};
 use crate::error::{DataError, ProblemLog};
 use crate::mask_folder::read_mask_folder;
 use crate::model::{Category, Dataset};
@@ -23,6 +24,14 @@ pub struct InputOptions {
     pub on_bad_sample: OnBadSample,
     /// The layout of a mask-folder dataset.
     pub mask_folder: MaskFolderSection,
+    /// labelme, via, cvat, voc-masks: the fraction of images drawn for validation, and the
+    /// seed of that draw.
+    pub val_fraction: f64,
+    pub split_seed: u64,
+    /// EXIF orientation policy; `None` = the format's default.
+    pub exif: Option<ExifPolicy>,
+    /// via: the region attribute holding the class.
+    pub class_attribute: Option<String>,
 }
 
 /// A named split.
@@ -90,6 +99,23 @@ pub fn read_input(
                 });
             }
         }
+        DatasetFormat::Labelme
+        | DatasetFormat::Via
+        | DatasetFormat::Cvat
+        | DatasetFormat::VocMasks => {
+            let d = read_tool(args, label_map.as_deref(), log)?;
+            notes.extend(d.notes);
+            out.push(Split {
+                name: "train".into(),
+                dataset: d.train,
+            });
+            if !d.val.images.is_empty() {
+                out.push(Split {
+                    name: "val".into(),
+                    dataset: d.val,
+                });
+            }
+        }
         DatasetFormat::Tfrecord => {
             for spec in &args.inputs {
                 let files = crate::tfrecord::expand_input(spec)?;
@@ -102,6 +128,66 @@ pub fn read_input(
         }
     }
     Ok(out)
+}
+
+/// Reads every input of an annotation tool's format as one dataset: the classes are numbered
+/// and the validation set drawn over all of them. With several inputs, each image name gets
+/// its input's name in front, so that two folders' `0001.jpg` stay apart.
+fn read_tool(
+    args: &InputOptions,
+    label_map: Option<&[Category]>,
+    log: &mut ProblemLog,
+) -> Result<ToolData, DataError> {
+    use crate::annotations::{cvat, labelme, via, voc};
+    let opts = ToolOptions {
+        apply_exif: args.exif.unwrap_or(args.format.default_exif()) == ExifPolicy::Apply,
+        val_fraction: args.val_fraction,
+        split_seed: args.split_seed,
+        class_attribute: args.class_attribute.clone(),
+        images: args.images.clone(),
+        label_map: label_map.map(<[Category]>::to_vec),
+    };
+    let Some(first) = args.inputs.first() else {
+        return Err(DataError::Options(format!(
+            "no input given for a {} dataset",
+            args.format
+        )));
+    };
+    let mut all = ToolRead::default();
+    for spec in &args.inputs {
+        let p = Path::new(spec);
+        let mut r = match args.format {
+            DatasetFormat::Labelme => labelme::read_labelme(p, &opts, log)?,
+            DatasetFormat::Via => via::read_via(p, &opts, log)?,
+            DatasetFormat::Cvat => cvat::read_cvat(p, &opts, log)?,
+            _ => voc::read_voc(p, &opts, log)?,
+        };
+        if args.inputs.len() > 1 {
+            let prefix = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            for img in &mut r.images {
+                img.file_name = format!("{prefix}/{}", img.file_name);
+            }
+        }
+        all.images.extend(r.images);
+        for d in r.declared {
+            if !all.declared.contains(&d) {
+                all.declared.push(d);
+            }
+        }
+        all.notes.extend(r.notes);
+    }
+    assemble(
+        Path::new(first),
+        all.images,
+        &all.declared,
+        label_map,
+        &opts,
+        log,
+        all.notes,
+    )
 }
 
 /// A COCO file's categories must agree with a given label map (ids and names).

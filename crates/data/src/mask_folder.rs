@@ -214,6 +214,7 @@ pub fn read_mask_folder(
                     images.insert(
                         stem(&p),
                         ImageRecord {
+                            apply_exif: false,
                             id: 0,
                             file_name: rel_name(&p, root),
                             source: ImageSource::File(p),

@@ -99,6 +99,9 @@ pub struct ImageRecord {
     pub width: u32,
     pub height: u32,
     pub annotations: Vec<Instance>,
+    /// Rotate/flip the decoded pixels by the image's EXIF orientation tag before use
+    /// (`dataset.exif = "apply"`); `width`/`height` are then the oriented size.
+    pub apply_exif: bool,
 }
 
 /// Categories plus images.

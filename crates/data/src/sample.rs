@@ -38,12 +38,16 @@ pub fn load_sample(rec: &ImageRecord) -> Result<Sample, Problem> {
         })?,
         ImageSource::Encoded { bytes, .. } => bytes.clone(),
     };
-    let image = image::load_from_memory(&bytes)
-        .map_err(|e| Problem::new(ProblemKind::CorruptImage, &name, decode_error(&bytes, e)))?
-        .to_rgb8();
+    let image = crate::image_info::decode_rgb(&bytes, rec.apply_exif)
+        .map_err(|e| Problem::new(ProblemKind::CorruptImage, &name, decode_error(&bytes, e)))?;
     if image.dimensions() != (rec.width, rec.height) {
+        let exif = if rec.apply_exif {
+            " (after its EXIF orientation)"
+        } else {
+            ""
+        };
         let d = format!(
-            "decoded image is {}x{} but the annotation says {}x{}",
+            "decoded image is {}x{}{exif} but the annotation says {}x{}",
             image.width(),
             image.height(),
             rec.width,

@@ -32,6 +32,10 @@ pub struct DatasetStats {
     pub max_size: Option<(u32, u32)>,
     /// (width, height) → images.
     pub sizes: BTreeMap<(u32, u32), usize>,
+    /// Images with an EXIF orientation tag other than 1: "file (orientation 6, applied)".
+    pub exif_rotated: Vec<String>,
+    /// Images not stored as 8-bit RGB, converted on decoding: "file: 16-bit grayscale".
+    pub converted: Vec<String>,
 }
 
 pub fn dataset_stats(ds: &Dataset) -> DatasetStats {
@@ -83,6 +87,22 @@ impl fmt::Display for DatasetStats {
         for (name, n) in &self.per_class {
             writeln!(f, "    {name}: {n}")?;
         }
+        if !self.exif_rotated.is_empty() {
+            writeln!(f, "  EXIF-rotated images: {}", self.exif_rotated.len())?;
+            for r in &self.exif_rotated {
+                writeln!(f, "    {r}")?;
+            }
+        }
+        if !self.converted.is_empty() {
+            writeln!(
+                f,
+                "  images converted to 8-bit RGB: {}",
+                self.converted.len()
+            )?;
+            for c in &self.converted {
+                writeln!(f, "    {c}")?;
+            }
+        }
         if let (Some(a), Some(b)) = (self.min_size, self.max_size) {
             writeln!(
                 f,
@@ -98,6 +118,32 @@ impl fmt::Display for DatasetStats {
     }
 }
 
+/// Reads every image's header: the EXIF-rotated and the converted images, by name. A header
+/// that does not read is left to the decoding check (`check_images`) and the loader.
+pub fn image_kinds(ds: &Dataset, s: &mut DatasetStats) {
+    for img in &ds.images {
+        let Ok(bytes) = img.source.read_bytes() else {
+            continue;
+        };
+        let Ok(info) = crate::image_info::image_info(&bytes) else {
+            continue;
+        };
+        let name = img.source.describe();
+        if info.orientation != 1 {
+            let how = if img.apply_exif {
+                "applied"
+            } else {
+                "not applied: dataset.exif = \"ignore\""
+            };
+            s.exif_rotated
+                .push(format!("{name} (orientation {}, {how})", info.orientation));
+        }
+        if let Some(from) = info.converted_from {
+            s.converted.push(format!("{name}: {from}"));
+        }
+    }
+}
+
 /// Read the input, optionally decode every sample, and report statistics per split.
 pub fn stats(args: &StatsOptions) -> Result<Report, DataError> {
     let mut log = ProblemLog::new(args.input.on_bad_sample);
@@ -108,11 +154,11 @@ pub fn stats(args: &StatsOptions) -> Result<Report, DataError> {
         if args.check_images {
             crate::sample::keep_decodable(&mut ds, &mut log)?;
         }
-        report.lines.push(
-            format!("{}:\n{}", s.name, dataset_stats(&ds))
-                .trim_end()
-                .to_string(),
-        );
+        let mut st = dataset_stats(&ds);
+        image_kinds(&ds, &mut st);
+        report
+            .lines
+            .push(format!("{}:\n{st}", s.name).trim_end().to_string());
     }
     report.add_log(log);
     Ok(report)

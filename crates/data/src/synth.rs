@@ -194,6 +194,7 @@ fn synth_split(
             .map_err(|e| DataError::format(&path, e.to_string()))?;
         let (w, h) = img.dimensions();
         ds.images.push(ImageRecord {
+            apply_exif: false,
             id: i as u64 + 1,
             file_name,
             source: ImageSource::File(path),

@@ -166,6 +166,7 @@ fn corrupt_and_truncated_images() {
             label_map: None,
             on_bad_sample: p,
             mask_folder: MaskFolderSection::default(),
+            ..Default::default()
         },
         check_images: true,
     };

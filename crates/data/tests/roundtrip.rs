@@ -69,6 +69,7 @@ fn input(format: DatasetFormat, inputs: Vec<String>) -> InputOptions {
         label_map: None,
         on_bad_sample: OnBadSample::Error,
         mask_folder: mf_args(),
+        ..Default::default()
     }
 }
 

@@ -127,6 +127,7 @@ fn rust_dataset() -> Dataset {
         Rle::encode(m.as_raw(), h, w)
     };
     let img = |id: u64, seed: u8, anns: Vec<Instance>| ImageRecord {
+        apply_exif: false,
         id,
         file_name: format!("img_{id}.png"),
         source: ImageSource::Encoded {

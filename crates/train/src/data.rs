@@ -25,6 +25,10 @@ fn input_options(d: &DatasetSection, inputs: &[String], images: Option<PathBuf>)
         label_map: d.label_map.clone(),
         on_bad_sample: d.on_bad_sample,
         mask_folder: d.mask_folder.clone(),
+        val_fraction: d.val_fraction,
+        split_seed: d.split_seed,
+        exif: d.exif,
+        class_attribute: d.class_attribute.clone(),
     }
 }
 
@@ -103,7 +107,7 @@ pub fn load_sets(exp: &Experiment) -> Result<Sets, TrainError> {
     let mut log = ProblemLog::new(d.on_bad_sample);
     let mut notes = Vec::new();
     let (train, val) = match d.format {
-        DatasetFormat::MaskFolder => {
+        f if f.splits_itself() && d.val.is_empty() => {
             let mut splits = read_input(
                 &input_options(d, &d.train, d.images.clone()),
                 &mut log,

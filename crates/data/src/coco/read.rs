@@ -110,6 +110,7 @@ pub fn read_coco_str(
         }
         index.insert(im.id, ds.images.len());
         ds.images.push(ImageRecord {
+            apply_exif: false,
             id,
             file_name,
             source: ImageSource::File(path),

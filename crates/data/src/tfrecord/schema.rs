@@ -372,6 +372,7 @@ fn parse_example(
         anns.push(inst);
     }
     Ok(Some(ImageRecord {
+        apply_exif: false,
         id: 0,
         file_name: string(ex, "image/filename"),
         source: ImageSource::Encoded {

@@ -1,0 +1,160 @@
+//! What an image file is before it is decoded: its stored size, its EXIF orientation tag and the
+//! pixel layout it is converted from (the model takes 8-bit RGB), so that `dataset stats` can
+//! name every photo that is rotated or converted, and readers without a declared size (VIA) can
+//! size their masks without decoding.
+
+use std::io::Cursor;
+
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageReader};
+
+/// Header facts of one image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// Stored width and height (before any EXIF orientation).
+    pub width: u32,
+    pub height: u32,
+    /// EXIF orientation tag, 1 (or no tag) = as stored; 5..=8 swap width and height.
+    pub orientation: u8,
+    /// The stored pixel layout when it is not 8-bit RGB ("16-bit grayscale", "palette",
+    /// "CMYK", ...), which decoding converts to RGB.
+    pub converted_from: Option<&'static str>,
+}
+
+impl ImageInfo {
+    /// The size the model sees under the EXIF policy.
+    pub fn size(&self, apply_exif: bool) -> (u32, u32) {
+        if apply_exif && (5..=8).contains(&self.orientation) {
+            (self.height, self.width)
+        } else {
+            (self.width, self.height)
+        }
+    }
+}
+
+fn reader(bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>, image::ImageError> {
+    Ok(ImageReader::new(Cursor::new(bytes)).with_guessed_format()?)
+}
+
+/// Reads the header of an encoded PNG or JPEG.
+pub fn image_info(bytes: &[u8]) -> Result<ImageInfo, image::ImageError> {
+    let mut dec = reader(bytes)?.into_decoder()?;
+    let (width, height) = dec.dimensions();
+    // A damaged EXIF block is not a damaged image: it counts as no tag.
+    let orientation = dec.orientation().map_or(1, |o| o.to_exif());
+    Ok(ImageInfo {
+        width,
+        height,
+        orientation,
+        converted_from: layout(bytes),
+    })
+}
+
+/// Decodes to 8-bit RGB, applying the EXIF orientation when `apply_exif` (alpha is dropped,
+/// gray/palette/CMYK/16-bit converted, as `image` converts them).
+pub fn decode_rgb(bytes: &[u8], apply_exif: bool) -> Result<image::RgbImage, image::ImageError> {
+    let mut dec = reader(bytes)?.into_decoder()?;
+    let orientation = if apply_exif {
+        dec.orientation().unwrap_or(Orientation::NoTransforms)
+    } else {
+        Orientation::NoTransforms
+    };
+    let mut img = DynamicImage::from_decoder(dec)?;
+    img.apply_orientation(orientation);
+    Ok(img.to_rgb8())
+}
+
+/// The stored layout of a PNG (IHDR bit depth and colour type) or JPEG (component count of the
+/// frame header), when it is not 8-bit RGB. `image` reports the layout it decodes *to* (a CMYK
+/// JPEG decodes as RGB, a palette PNG as RGB), not the one stored, so the two headers are read
+/// here; both are fixed-offset or marker-walk formats of a few lines.
+fn layout(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() >= 26 && &bytes[12..16] == b"IHDR" {
+        let (depth, colour) = (bytes[24], bytes[25]);
+        return match (colour, depth) {
+            (2, 8) => None,
+            (0, 16) => Some("16-bit grayscale"),
+            (0, _) => Some("grayscale"),
+            (2, _) => Some("16-bit RGB"),
+            (3, _) => Some("palette"),
+            (4, _) => Some("grayscale with alpha"),
+            (6, 8) => Some("RGBA"),
+            (6, _) => Some("16-bit RGBA"),
+            _ => Some("unusual PNG layout"),
+        };
+    }
+    if bytes.starts_with(&[0xFF, 0xD8]) {
+        let mut i = 2;
+        while i + 4 <= bytes.len() {
+            if bytes[i] != 0xFF {
+                return None;
+            }
+            let marker = bytes[i + 1];
+            if marker == 0xFF {
+                i += 1;
+                continue;
+            }
+            let len = u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]) as usize;
+            let is_sof = (0xC0..=0xCF).contains(&marker) && ![0xC4, 0xC8, 0xCC].contains(&marker);
+            if is_sof {
+                return match bytes.get(i + 9) {
+                    Some(1) => Some("grayscale"),
+                    Some(4) => Some("CMYK"),
+                    _ => None,
+                };
+            }
+            i += 2 + len;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(img: DynamicImage) -> Vec<u8> {
+        let mut v = Vec::new();
+        img.write_to(&mut Cursor::new(&mut v), image::ImageFormat::Png)
+            .unwrap();
+        v
+    }
+
+    #[test]
+    fn png_layouts_are_named() {
+        let rgb = png(DynamicImage::new_rgb8(3, 2));
+        let i = image_info(&rgb).unwrap();
+        assert_eq!(
+            (i.width, i.height, i.orientation, i.converted_from),
+            (3, 2, 1, None)
+        );
+        assert_eq!(
+            image_info(&png(DynamicImage::new_luma16(3, 2)))
+                .unwrap()
+                .converted_from,
+            Some("16-bit grayscale")
+        );
+        assert_eq!(
+            image_info(&png(DynamicImage::new_rgba8(3, 2)))
+                .unwrap()
+                .converted_from,
+            Some("RGBA")
+        );
+    }
+
+    #[test]
+    fn jpeg_gray_is_named_and_exif_swaps_only_when_applied() {
+        let mut v = Vec::new();
+        DynamicImage::new_luma8(4, 2)
+            .write_to(&mut Cursor::new(&mut v), image::ImageFormat::Jpeg)
+            .unwrap();
+        let i = image_info(&v).unwrap();
+        assert_eq!(i.converted_from, Some("grayscale"));
+        let rotated = ImageInfo {
+            orientation: 6,
+            ..i
+        };
+        assert_eq!(rotated.size(true), (2, 4));
+        assert_eq!(rotated.size(false), (4, 2));
+    }
+}
