@@ -11,6 +11,7 @@ mod images;
 mod import_weights;
 mod overlays;
 mod predict;
+mod show;
 mod train;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
@@ -38,7 +39,8 @@ enum Command {
     /// COCO box and mask metrics: of a trained model on its validation set (--config), or of a
     /// results file against a ground-truth JSON (--gt, --dets).
     Eval(eval::EvalArgs),
-    /// Convert a dataset between COCO JSON, mask folders and TFRecord.
+    /// Convert a dataset (COCO JSON, mask folders, TFRecord, labelme, VIA, CVAT, VOC masks) to COCO
+    /// JSON or TFRecord.
     Convert(data_cmds::ConvertArgs),
     /// Write the seeded synthetic shapes dataset (PNG images + COCO JSON).
     Synth(data_cmds::SynthArgs),
@@ -51,8 +53,12 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum DatasetCommand {
-    /// Images, instances per class, sizes, empty images and problems found.
+    /// Images, instances per class, sizes, empty images, EXIF-rotated and converted images, and
+    /// problems found.
     Stats(data_cmds::StatsArgs),
+    /// Contact sheets of some images with their ground truth drawn, and a bar chart of
+    /// instances per class.
+    Show(show::ShowArgs),
 }
 
 /// A clap value parser for one of the config's option types, by its names (`coco`, `skip`...).
@@ -117,6 +123,7 @@ fn main() -> ExitCode {
         Command::Convert(a) => report(data_cmds::convert(&a)),
         Command::Synth(a) => report(data_cmds::synth(&a)),
         Command::Dataset(DatasetCommand::Stats(a)) => report(data_cmds::stats(&a)),
+        Command::Dataset(DatasetCommand::Show(a)) => report(show::show(&a)),
         Command::ImportWeights(a) => import_weights::run(&a),
     };
     match result {

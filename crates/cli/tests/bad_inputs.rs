@@ -570,6 +570,97 @@ fn rows() -> Vec<(&'static str, Prepare, Expect)> {
             },
             Expect::Error(&["evil_os_system.pkl", "os.system"]),
         ),
+        // The annotation tools' formats.
+        (
+            "labelme folder without a labelme JSON",
+            |d| {
+                std::fs::create_dir_all(d.join("lm")).unwrap();
+                image::RgbImage::new(8, 8).save(d.join("lm/a.png")).unwrap();
+                args(&["dataset", "stats", "--from", "labelme", "-i", "lm"])
+            },
+            Expect::Error(&["lm", "no image with annotations"]),
+        ),
+        (
+            "labelme JSON that does not parse",
+            |d| {
+                std::fs::create_dir_all(d.join("lm")).unwrap();
+                image::RgbImage::new(8, 8).save(d.join("lm/a.png")).unwrap();
+                std::fs::write(d.join("lm/a.json"), "{\"shapes\": [").unwrap();
+                args(&[
+                    "convert", "--from", "labelme", "-i", "lm", "--to", "coco", "-o", "out",
+                ])
+            },
+            Expect::Error(&["a.json", "not JSON", "line 1"]),
+        ),
+        (
+            "a COCO file read as VIA",
+            |_| {
+                args(&[
+                    "dataset",
+                    "stats",
+                    "--from",
+                    "via",
+                    "-i",
+                    "shapes/train.json",
+                ])
+            },
+            Expect::Error(&["train.json", "no image in this file", "_via_img_metadata"]),
+        ),
+        (
+            "VIA regions with two attributes and none named like a class",
+            |d| {
+                let via = r#"{"a.png10": {"filename": "a.png", "size": 10, "file_attributes": {},
+                    "regions": [{"shape_attributes": {"name": "rect", "x": 1, "y": 1,
+                    "width": 3, "height": 3}, "region_attributes": {"colour": "red",
+                    "size": "big"}}]}}"#;
+                std::fs::write(d.join("via.json"), via).unwrap();
+                args(&["dataset", "stats", "--from", "via", "-i", "via.json"])
+            },
+            Expect::Error(&["via.json", "colour, size", "--class-attribute"]),
+        ),
+        (
+            "a CVAT file of another kind",
+            |d| {
+                std::fs::write(d.join("x.xml"), "<tracks><track/></tracks>").unwrap();
+                args(&["dataset", "stats", "--from", "cvat", "-i", "x.xml"])
+            },
+            Expect::Error(&["x.xml", "<tracks>", "CVAT for images 1.1"]),
+        ),
+        (
+            "a VOC folder without SegmentationObject",
+            |d| {
+                std::fs::create_dir_all(d.join("voc/JPEGImages")).unwrap();
+                std::fs::create_dir_all(d.join("voc/SegmentationClass")).unwrap();
+                args(&["dataset", "stats", "--from", "voc-masks", "-i", "voc"])
+            },
+            Expect::Error(&["voc", "SegmentationObject"]),
+        ),
+        (
+            "an EXIF policy no one has",
+            |_| train_set(&["dataset.exif=sideways"]),
+            Expect::Error(&["dataset.exif", "sideways"]),
+        ),
+        (
+            "dataset.val_fraction = 1",
+            |_| {
+                train_set(&[
+                    "dataset.format=labelme",
+                    "dataset.val=[]",
+                    "dataset.val_fraction=1.0",
+                ])
+            },
+            Expect::Error(&["dataset.val_fraction", "[0, 1)"]),
+        ),
+        (
+            "dataset.val_fraction beside dataset.val",
+            |_| train_set(&["dataset.val_fraction=0.2"]),
+            Expect::Error(&["dataset.val_fraction", "keep one"]),
+        ),
+        (
+            "dataset.class_attribute for COCO",
+            |_| train_set(&["dataset.class_attribute=class"]),
+            Expect::Error(&["dataset.class_attribute", "VIA"]),
+        ),
     ]
 }
 

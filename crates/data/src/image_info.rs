@@ -54,6 +54,10 @@ pub fn image_info(bytes: &[u8]) -> Result<ImageInfo, image::ImageError> {
 /// gray/palette/CMYK/16-bit converted, as `image` converts them).
 pub fn decode_rgb(bytes: &[u8], apply_exif: bool) -> Result<image::RgbImage, image::ImageError> {
     let mut dec = reader(bytes)?.into_decoder()?;
+    // `ImageReader::decode` checks the pixel buffer against the default memory limit before
+    // allocating it; `into_decoder` does not, so the check is made here (an image bomb is
+    // refused by its header, not by running out of memory).
+    image::Limits::default().reserve(dec.total_bytes())?;
     let orientation = if apply_exif {
         dec.orientation().unwrap_or(Orientation::NoTransforms)
     } else {

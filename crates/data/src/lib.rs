@@ -37,7 +37,7 @@ pub mod tfrecord;
 pub mod transforms;
 
 pub use convert::{ConvertOptions, convert};
-pub use error::{DataError, OnBadSample, Problem, ProblemKind, ProblemLog, Report};
+pub use error::{DataError, OnBadSample, Problem, ProblemKind, ProblemLog, Report, Skipped};
 pub use input::{InputOptions, Split, read_input};
 pub use loader::{Batch, BatchStream, Loader, LoaderConfig};
 pub use model::{Category, Dataset, ImageRecord, ImageSource, Instance};

@@ -24,11 +24,9 @@ use std::path::{Path, PathBuf};
 use image::GrayImage;
 use mrcnn_coco::Rle;
 use mrcnn_config::{ClassRule, MaskFolderSection};
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use regex::Regex;
 
+use crate::annotations::rel_name;
 use crate::error::{DataError, Invalid, Problem, ProblemKind, ProblemLog, Skipped};
 use crate::model::{Category, Dataset, ImageRecord, ImageSource, Instance};
 
@@ -125,14 +123,6 @@ fn stem(p: &Path) -> String {
     p.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-fn rel_name(p: &Path, root: &Path) -> String {
-    let r = p.strip_prefix(root).unwrap_or(p);
-    r.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// Decode a mask/label PNG keeping its stored values (8- or 16-bit grey).
@@ -276,17 +266,9 @@ pub fn read_mask_folder(
         r.id = k as u64 + 1;
     }
     if args.val_folders.is_empty() && args.val_fraction > 0.0 {
-        if args.val_fraction >= 1.0 {
-            return Err(DataError::Options(format!(
-                "validation fraction {}: it must be below 1",
-                args.val_fraction
-            )));
-        }
-        let n_val = (all.len() as f64 * args.val_fraction).round() as usize;
-        let mut idx: Vec<usize> = (0..all.len()).collect();
-        idx.shuffle(&mut ChaCha8Rng::seed_from_u64(args.split_seed));
-        for &i in &idx[..n_val] {
-            all[i].0 = true;
+        let drawn = crate::annotations::draw_val(all.len(), args.val_fraction, args.split_seed)?;
+        for (a, v) in all.iter_mut().zip(drawn) {
+            a.0 |= v;
         }
     }
     let mut cats = names.cats;

@@ -365,3 +365,43 @@ fn stats_names_every_rotated_and_converted_image() {
         assert!(r.contains(w), "'{w}' not in:\n{r}");
     }
 }
+
+#[test]
+fn labelme_mask_shapes_and_crowd_flags() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    image::RgbImage::new(10, 8)
+        .save(dir.path().join("m.png"))
+        .unwrap();
+    // A 3x2 mask PNG with one pixel off, placed at (4, 5): labelme >= 5.3's "mask" shape.
+    let mut m = image::GrayImage::from_pixel(3, 2, image::Luma([255]));
+    m.put_pixel(0, 1, image::Luma([0]));
+    let mut png = Vec::new();
+    m.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+    let json = serde_json::json!({
+        "shapes": [
+            {"label": "blob", "points": [[4, 5], [6, 6]], "shape_type": "mask", "mask": b64,
+             "group_id": null, "flags": {}},
+            {"label": "people", "points": [[0, 0], [3, 3]], "shape_type": "rectangle",
+             "group_id": null, "flags": {"crowd": true}}
+        ],
+        "imagePath": "m.png", "imageWidth": 10, "imageHeight": 8
+    });
+    std::fs::write(dir.path().join("m.json"), json.to_string()).unwrap();
+    let (sets, _) = read(&options(DatasetFormat::Labelme, dir.path())).unwrap();
+    let img = &sets[0].images[0];
+    let blob = &img.annotations[0];
+    let px = blob.mask.decode();
+    let on: Vec<(usize, usize)> = (0..80)
+        .filter(|&k| px[k] == 1)
+        .map(|k| (k % 10, k / 10))
+        .collect();
+    assert_eq!(on, [(4, 5), (5, 5), (6, 5), (5, 6), (6, 6)]);
+    assert!(!blob.iscrowd);
+    assert!(
+        img.annotations[1].iscrowd,
+        "the crowd flag makes a crowd region"
+    );
+}

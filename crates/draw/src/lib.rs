@@ -7,6 +7,7 @@
 //! * [`pr_curves`]: one panel per category from an evaluation's precision arrays.
 //! * [`training_chart`]: losses, learning rate and AP from the trainer's metrics records.
 //! * [`overlay()`]: masks, boxes and captions over an image.
+//! * [`sheet`]: contact sheets of images and bar charts (`mrcnn dataset show`).
 
 pub mod draw;
 pub mod font;
@@ -14,7 +15,9 @@ pub mod overlay;
 pub mod plot;
 mod png;
 pub mod pr_curves;
+pub mod sheet;
 pub mod training_chart;
 
 pub use overlay::{OverlayItem, overlay};
 pub use png::{DrawError, write_png};
+pub use sheet::{bar_chart, contact_sheet};

@@ -1,7 +1,7 @@
 //! The experiment's datasets: reading the configured format into a training and a validation
 //! set (and making the synthetic shapes set first when the experiment asks for it).
 
-use mrcnn_config::{DatasetFormat, DatasetSection, Experiment};
+use mrcnn_config::{DatasetSection, Experiment};
 use mrcnn_data::{Dataset, InputOptions, ProblemLog, read_input};
 use std::path::PathBuf;
 

@@ -4,7 +4,8 @@
 //! base64 PNG over the box `points[0]`..`points[1]`, labelme >= 5.3) make instances; `line`,
 //! `linestrip`, `point` and `points` have no area and are counted in a note. Shapes with the
 //! same `label` and the same non-null `group_id` are the parts of one instance (their union), as
-//! labelme's COCO exporter joins them. `imageWidth`/`imageHeight` must be the image's size with
+//! labelme's COCO exporter joins them. A shape flag `crowd` (or `iscrowd`) set to true makes
+//! the instance a COCO crowd region. `imageWidth`/`imageHeight` must be the image's size with
 //! its EXIF orientation applied, since labelme rotates photos by their tag before they are
 //! drawn on (`dataset.exif = "apply"` is this format's default).
 
@@ -40,6 +41,20 @@ struct LabelmeShape {
     shape_type: Option<String>,
     #[serde(default)]
     mask: Option<String>,
+    #[serde(default)]
+    flags: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl LabelmeShape {
+    /// A shape flag `crowd` or `iscrowd` ticked in labelme (`--labelflags`) marks a COCO crowd
+    /// region: a group of objects annotated as one, ignored by training and evaluation.
+    fn is_crowd(&self) -> bool {
+        self.flags.as_ref().is_some_and(|f| {
+            ["crowd", "iscrowd"]
+                .iter()
+                .any(|k| f.get(*k).and_then(|v| v.as_bool()).unwrap_or(false))
+        })
+    }
 }
 
 const NO_AREA: &[&str] = &["line", "linestrip", "point", "points"];
@@ -228,8 +243,8 @@ fn read_one(
     let Some((w, h)) = checked_size(&path, json, declared, opts.apply_exif, log)? else {
         return Ok(None);
     };
-    // (label, group) -> parts, in order of first appearance.
-    let mut groups: Vec<(String, Option<String>, Vec<Part>)> = Vec::new();
+    // (label, group) -> crowd, parts, in order of first appearance.
+    let mut groups: Vec<(String, Option<String>, bool, Vec<Part>)> = Vec::new();
     for (i, s) in file.shapes.iter().enumerate() {
         let part = match shape_part(s, w, h) {
             Ok(Some(p)) => p,
@@ -263,15 +278,18 @@ fn read_one(
         let label = s.label.trim().to_string();
         match groups
             .iter_mut()
-            .find(|(l, g, _)| group.is_some() && *l == label && *g == group)
+            .find(|(l, g, _, _)| group.is_some() && *l == label && *g == group)
         {
-            Some((_, _, parts)) => parts.push(part),
-            None => groups.push((label, group, vec![part])),
+            Some((_, _, crowd, parts)) => {
+                *crowd |= s.is_crowd();
+                parts.push(part)
+            }
+            None => groups.push((label, group, s.is_crowd(), vec![part])),
         }
     }
     let instances = groups
         .into_iter()
-        .map(|(class, _, parts)| {
+        .map(|(class, _, iscrowd, parts)| {
             let polys: Vec<Vec<f64>> = parts
                 .iter()
                 .filter_map(|p| match p {
@@ -292,7 +310,7 @@ fn read_one(
             LabelledInstance {
                 class,
                 mask: Rle::merge(&masks, false),
-                iscrowd: false,
+                iscrowd,
             }
         })
         .collect();

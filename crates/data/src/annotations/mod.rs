@@ -113,9 +113,8 @@ pub fn checked_size(
             ),
         };
         let d = format!(
-            "{} says the image is {w}x{h}, {} is {}x{}{exif}; a mask drawn for one size does not \
-             fit the other, so it is not rescaled",
-            origin.display(),
+            "the annotation says the image is {w}x{h}, {} is {}x{}{exif}; a mask drawn for one \
+             size does not fit the other, so it is not rescaled",
             path.display(),
             size.0,
             size.1
@@ -158,6 +157,16 @@ pub fn draw_val(n: usize, fraction: f64, seed: u64) -> Result<Vec<bool>, DataErr
         val[i] = true;
     }
     Ok(val)
+}
+
+/// `k` of the indices `0..n` (all of them when `k >= n`), drawn with `seed` and returned in
+/// increasing order: which images `mrcnn dataset show` draws.
+pub fn seeded_pick(n: usize, k: usize, seed: u64) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    idx.truncate(k);
+    idx.sort_unstable();
+    idx
 }
 
 /// Numbers the classes, splits, and builds the datasets.
