@@ -10,6 +10,7 @@ use mrcnn_config::DatasetFormat;
 
 use crate::error::{DataError, ProblemLog, Report};
 use crate::input::{InputOptions, read_input};
+use crate::model::{Dataset, ImageSource};
 
 /// What `convert` reads and writes.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +44,9 @@ pub fn convert(args: &ConvertOptions) -> Result<Report, DataError> {
     // reach the output, where it would fail (or silently mislead) a training run later.
     for s in &mut splits {
         crate::sample::keep_decodable(&mut s.dataset, &mut log)?;
+    }
+    for s in &mut splits {
+        bake_orientation(&mut s.dataset)?;
     }
     if args.out.is_file() {
         return Err(DataError::Options(format!(
@@ -84,4 +88,40 @@ pub fn convert(args: &ConvertOptions) -> Result<Report, DataError> {
     }
     report.add_log(log);
     Ok(report)
+}
+
+/// Photos read with their EXIF orientation applied are written upright: their annotations are
+/// drawn on the rotated view, and COCO and TFRecord readers (pycocotools, TensorFlow, and ours
+/// with their default `exif = "ignore"`) use the stored pixels. Such an image is re-encoded as
+/// PNG (lossless) with the orientation applied, and its name gets the `.png` extension; images
+/// without a tag are written as they are.
+fn bake_orientation(ds: &mut Dataset) -> Result<(), DataError> {
+    for img in &mut ds.images {
+        if !img.apply_exif {
+            continue;
+        }
+        img.apply_exif = false;
+        let bytes = img.source.read_bytes()?;
+        let name = img.source.describe();
+        let oriented = crate::image_info::image_info(&bytes).is_ok_and(|i| i.orientation != 1);
+        if !oriented {
+            continue;
+        }
+        let rgb = crate::image_info::decode_rgb(&bytes, true)
+            .map_err(|e| DataError::format(&name, e.to_string()))?;
+        let mut png = Vec::new();
+        rgb.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .map_err(|e| DataError::format(&name, e.to_string()))?;
+        img.source = ImageSource::Encoded {
+            bytes: png,
+            format: "png".into(),
+            origin: format!("{name} (EXIF orientation applied)"),
+        };
+        let stem = img
+            .file_name
+            .rsplit_once('.')
+            .map_or(img.file_name.as_str(), |(s, _)| s);
+        img.file_name = format!("{stem}.png");
+    }
+    Ok(())
 }
