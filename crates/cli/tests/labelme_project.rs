@@ -1,7 +1,8 @@
 //! A user's labelme project from the labelled folder to a trained and evaluated model: a
 //! 20-image project made here (rectangles and circles, two classes with spaces and accents in
 //! one name) goes through `dataset stats`, `dataset show`, `convert` and `train` + `eval
-//! --config` with `dataset.format = "labelme"` and a seeded validation split.
+//! --config` with `dataset.format = "labelme"`, a seeded validation split and the quickstart's
+//! model (`model_configs/mask_rcnn_tiny_FPN.toml`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -77,34 +78,6 @@ fn make_project(dir: &Path) {
     }
 }
 
-const MODEL: &str = r#"
-num_classes = 3
-[input]
-min_size = [64]
-max_size = 64
-[backbone]
-blocks = [1, 1, 1, 1]
-block = "basic"
-stem_channels = 8
-base_width = 8
-trainable_layers = 5
-[fpn]
-out_channels = 16
-[anchors]
-sizes = [[16], [32], [64], [128], [256]]
-[rpn]
-pre_nms_top_n_train = 200
-post_nms_top_n_train = 100
-pre_nms_top_n_test = 100
-post_nms_top_n_test = 50
-[roi_heads]
-representation_size = 32
-batch_size_per_image = 32
-[mask_head]
-conv_dims = [8]
-predictor_dim = 8
-"#;
-
 #[test]
 fn a_labelme_project_converts_trains_and_evaluates() {
     let d: PathBuf = std::env::temp_dir().join(format!("mrcnn-labelme-{}", std::process::id()));
@@ -154,7 +127,6 @@ fn a_labelme_project_converts_trains_and_evaluates() {
     assert!(conv.contains("train.json: 15 images"), "{conv}");
     assert!(coco.join("val.json").is_file() && coco.join("images/frame_00.png").is_file());
 
-    std::fs::write(d.join("model.toml"), MODEL).unwrap();
     let exp = d.join("exp.toml");
     std::fs::write(
         &exp,
@@ -162,7 +134,7 @@ fn a_labelme_project_converts_trains_and_evaluates() {
             r#"
 output_dir = "{d}/run"
 [model]
-config = "{d}/model.toml"
+config = "{root}/model_configs/mask_rcnn_tiny_FPN.toml"
 [dataset]
 format = "labelme"
 train = ["{proj}"]
@@ -175,7 +147,10 @@ max_iter = 3
 images_per_batch = 2
 "#,
             d = d.display(),
-            proj = proj.display()
+            proj = proj.display(),
+            root = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .display()
         ),
     )
     .unwrap();
