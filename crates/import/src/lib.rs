@@ -8,6 +8,9 @@
 //! the config differs from what the framework's weights expect. `mrcnn-model` applies the map to
 //! a model (`MaskRcnn::load`).
 //!
+//! [`tf`] reads TensorFlow checkpoints (TensorBundle: the OD API's `model.ckpt`) into named
+//! tensors; mapping them onto a model waits for the OD API's C4 architecture (issue 12).
+//!
 //! Modules depend one way: `ndarray` <- `value` <- `globals` <- `pickle` <- `detectron2`; the
 //! framework readers <- `layout`, `tensors`; this file uses them all.
 
@@ -23,6 +26,7 @@ pub mod pickle;
 pub mod semantics;
 pub mod surgery;
 pub mod tensors;
+pub mod tf;
 pub mod torchvision;
 pub mod value;
 

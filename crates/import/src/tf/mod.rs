@@ -1,0 +1,15 @@
+//! TensorFlow checkpoints (the TensorFlow Object Detection API's `model.ckpt`), read without
+//! TensorFlow: [`table`] is the sorted-table format of the `.index` file, [`bundle`] the
+//! TensorBundle on top of it (tensor entries pointing into `.data-NNNNN-of-NNNNN` shards).
+
+pub mod bundle;
+pub mod table;
+
+pub use bundle::{BundleTensor, TfDtype, read_bundle};
+
+/// Whether `stored`, a checksum as TensorFlow writes it (CRC-32C, masked as
+/// `crc32c::Mask`: rotated right by 15 bits plus a constant), is the one of `data`.
+pub(crate) fn masked_crc_matches(data: &[u8], stored: u32) -> bool {
+    let crc = crc32c::crc32c(data);
+    stored == (crc.rotate_right(15)).wrapping_add(0xa282_ead8)
+}
