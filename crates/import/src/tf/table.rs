@@ -15,6 +15,9 @@ const FOOTER: usize = 48;
 /// A block's trailer: compression type byte + masked CRC-32C.
 const TRAILER: usize = 5;
 
+/// A table's key/value entries, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Where a block lies in the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Handle {
@@ -76,7 +79,7 @@ fn block(file: &[u8], h: Handle, what: &str) -> Result<Vec<u8>, String> {
 }
 
 /// The entries of one block, keys restored from their shared prefixes.
-fn entries(b: &[u8], what: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+fn entries(b: &[u8], what: &str) -> Result<Entries, String> {
     let bad = |m: &str| format!("the {what} block is malformed: {m}");
     if b.len() < 4 {
         return Err(bad("shorter than its restart count"));
@@ -111,7 +114,7 @@ fn entries(b: &[u8], what: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
 }
 
 /// Every key/value of the table in `file`, in key order.
-pub fn read_table(file: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+pub fn read_table(file: &[u8]) -> Result<Entries, String> {
     if file.len() < FOOTER {
         return Err(format!(
             "{} bytes: shorter than a table footer ({FOOTER} bytes); not a checkpoint index",
