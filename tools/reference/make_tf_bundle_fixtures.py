@@ -4,7 +4,7 @@
 Uses the real `tensorflow` (pip install tensorflow-cpu). The committed files
 were made with TensorFlow 2.21.0 (tensorflow-cpu wheel, Python 3.11, numpy 2.4).
 
-Writes (deleting and recreating the folder first), all committed, < 200 KB:
+Writes (deleting and recreating the folder first), all committed, < 250 KB:
   crates/import/tests/fixtures/tf_bundle/
     model.ckpt.index                    single-shard checkpoint, written exactly
     model.ckpt.data-00000-of-00001      the way the Object Detection API's TF1
@@ -14,6 +14,8 @@ Writes (deleting and recreating the folder first), all committed, < 200 KB:
     sharded.ckpt.index                  Saver(sharded=True), variables placed on
     sharded.ckpt.data-00000-of-00002    /cpu:0 and /cpu:1 (session config
     sharded.ckpt.data-00001-of-00002    device_count={'CPU': 2}) -> 2 data shards
+    frozen_inference_graph.pb           a frozen TF1 GraphDef the way the OD API
+                                        ships it, see "Frozen graph" below
     expected.json                       what a reader must return, see below
 
 Variable names imitate the OD API's Faster/Mask R-CNN ResNet-101 checkpoints
@@ -50,6 +52,57 @@ sorted by name, so /device:CPU:0 -> shard 0, /device:CPU:1 -> shard 1):
           with its variable) and global_step
   /cpu:1: everything else.
 
+Frozen graph (frozen_inference_graph.pb):
+  In the session that wrote model.ckpt (after the save, so the checkpoint is
+  unchanged) a small inference graph is built on the variables, OD API style:
+    image_tensor (Placeholder uint8 [?,?,?,3]) -> ToFloat (Cast)
+    -> .../conv1/Conv2D (conv1/weights, 7x7 stride 2 SAME)
+    -> .../conv1/BatchNorm/FusedBatchNorm (gamma, beta, moving_mean,
+       moving_variance; FusedBatchNorm v1, is_training=False) -> Relu
+    -> .../block1/unit_1/bottleneck_v1/conv1/Conv2D (1x1) -> Relu
+       -> SecondStagePostprocessor/Mean over H,W -> Softmax
+       -> Identity `detection_scores`
+    (conv1 Relu) -> Mean and Max over H,W -> ConcatV2 [N,8]
+       -> SecondStageBoxPredictor/BoxEncodingPredictor/MatMul (weights)
+       -> BiasAdd (biases) -> Reshape [-1,3,4] -> Identity `detection_boxes`
+  plus Const nodes under FixtureConsts/ made with tf.constant, i.e. encoded
+  the way TensorFlow's Python make_tensor_proto encodes them:
+    scalar_float  float32 []     0.5       float_val (1 value)
+    splat         float32 [2,3]  all 7.0   float_val (1 value, repeated)
+    big           float32 [40,10] seeded   tensor_content
+    bool_vec      bool [3]                 bool_val (3 values)
+    half_content  float16 [4]              tensor_content
+    half_splat    float16 [3]   all 1.5    half_val (1 value = bit pattern)
+    int64_content int64 [3]                tensor_content
+  and three whose TensorProto is written by hand in the typed repeated field,
+  the layout TensorFlow's C++ Tensor::AsProtoField writes (e.g. constants
+  folded by Grappler) -- Python's make_tensor_proto would use tensor_content
+  for these dtypes:
+    half_vec      float16 [4]   half_val (4 values, fp16 bits in int32s)
+    int64_vec     int64 [3]     int64_val (3 values, one negative)
+    int32_repeat  int32 [5]     int_val (3 values; the last one fills the rest)
+  tf.compat.v1.graph_util.convert_variables_to_constants(sess, graph_def,
+  ["detection_boxes", "detection_scores", <the FixtureConsts>]) turns the
+  variables those outputs use into Const nodes (tensor_content); the Momentum
+  slot, global_step, ClassPredictor and FixtureExtras are not used and so are
+  not in the file. The three hand-written nodes are appended to the frozen
+  GraphDef. Serialized with deterministic=True (map fields sorted); no node has
+  a device. Checked: the frozen graph, imported into a fresh graph, computes
+  the same detection_boxes/detection_scores as the original session; every
+  Const evaluated by TensorFlow's C++ runtime equals tf.make_ndarray of its
+  proto; the weight Consts equal the checkpoint's values bit for bit.
+
+expected.json also holds, for the frozen graph:
+  "frozen_inference_graph.pb": { "<Const node name>": {"dtype", "shape",
+      "values"} } for every Const node (same conventions as above; values from
+      tf.make_ndarray of the node's "value" attr after parsing the .pb back),
+  "frozen_inference_graph.pb#encodings": { "<Const node name>": {"field":
+      "tensor_content"|"float_val"|"half_val"|"int_val"|"int64_val"|
+      "bool_val"|.., "count": values held in that field (for tensor_content
+      bytes / itemsize), "elements": elements of the shape} }
+  The Variable-derived Consts keep their checkpoint names, each followed by a
+  `<name>/read` Identity, as in the OD API's frozen graphs.
+
 Run from the repository root (a few seconds, CPU only):
   python3 tools/reference/make_tf_bundle_fixtures.py
 """
@@ -65,6 +118,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 import tensorflow as tf  # noqa: E402
+from tensorflow.core.framework import attr_value_pb2, graph_pb2, node_def_pb2, tensor_pb2, types_pb2  # noqa: E402
 
 tf.compat.v1.disable_v2_behavior()  # TF1 graph mode, ref variables, like the OD API's TF1 code
 
@@ -106,7 +160,7 @@ def random_value(rng, name, dtype, shape):
     return v.astype(dtype)
 
 
-def write_checkpoint(prefix, large_shape, seed, sharded):
+def write_checkpoint(prefix, large_shape, seed, sharded, after_save=None):
     rng = np.random.default_rng(seed)
     specs = variable_specs(large_shape)
     values = {}  # name -> numpy value assigned
@@ -144,6 +198,8 @@ def write_checkpoint(prefix, large_shape, seed, sharded):
             sess.run(tf.compat.v1.global_variables_initializer())
             sess.run(assigns)
             saved = saver.save(sess, prefix, write_meta_graph=False, write_state=False)
+            if after_save is not None:
+                after_save(sess, graph, variables)
     assert saved == prefix, (saved, prefix)
     return values, devices
 
@@ -189,6 +245,152 @@ def read_back(prefix, written):
     return out
 
 
+FROZEN = "frozen_inference_graph.pb"
+BFE = FE + "/block1/unit_1/bottleneck_v1"
+BOX = "SecondStageBoxPredictor/BoxEncodingPredictor"
+# TensorProto fields that can hold a tensor's data.
+DATA_FIELDS = [
+    f.name
+    for f in tensor_pb2.TensorProto.DESCRIPTOR.fields
+    if f.name not in ("dtype", "tensor_shape", "version_number")
+]
+
+
+def build_inference_graph(rng, variables):
+    """OD-API-like ops on the checkpoint's variables plus FixtureConsts (tf.constant). Returns output node names."""
+    image = tf.compat.v1.placeholder(tf.uint8, [None, None, None, 3], name="image_tensor")
+    x = tf.cast(image, tf.float32, name="ToFloat")
+    with tf.compat.v1.name_scope(FE + "/conv1/"):
+        x = tf.nn.conv2d(x, variables[CONV1_W], strides=[1, 2, 2, 1], padding="SAME", name="Conv2D")
+        bn = FE + "/conv1/BatchNorm/"
+        with tf.compat.v1.name_scope("BatchNorm"):
+            x = tf.raw_ops.FusedBatchNorm(
+                x=x,
+                scale=variables[bn + "gamma"],
+                offset=variables[bn + "beta"],
+                mean=variables[bn + "moving_mean"],
+                variance=variables[bn + "moving_variance"],
+                epsilon=1e-5,
+                is_training=False,
+                name="FusedBatchNorm",
+            ).y
+        conv1 = tf.nn.relu(x, name="Relu")
+    with tf.compat.v1.name_scope(BFE + "/conv1/"):
+        y = tf.nn.conv2d(conv1, variables[BFE + "/conv1/weights"], strides=[1, 1, 1, 1], padding="SAME", name="Conv2D")
+        y = tf.nn.relu(y, name="Relu")
+    with tf.compat.v1.name_scope("SecondStageBoxPredictor/"):
+        pooled = tf.concat(
+            [tf.reduce_mean(conv1, axis=[1, 2], name="AvgPool"), tf.reduce_max(conv1, axis=[1, 2], name="MaxPool")],
+            axis=1,
+            name="concat",
+        )
+        with tf.compat.v1.name_scope(BOX + "/"):
+            z = tf.matmul(pooled, variables[BOX + "/weights"], name="MatMul")
+            z = tf.nn.bias_add(z, variables[BOX + "/biases"], name="BiasAdd")
+        z = tf.reshape(z, [-1, 3, 4], name="Reshape")
+    boxes = tf.identity(z, name="detection_boxes")
+    with tf.compat.v1.name_scope("SecondStagePostprocessor/"):
+        y = tf.nn.softmax(tf.reduce_mean(y, axis=[1, 2], name="Mean"), name="Softmax")
+    scores = tf.identity(y, name="detection_scores")
+
+    with tf.compat.v1.name_scope("FixtureConsts/"):
+        consts = [
+            tf.constant(np.float32(0.5), name="scalar_float"),
+            tf.constant(7.0, dtype=tf.float32, shape=[2, 3], name="splat"),
+            tf.constant(rng.standard_normal(size=[40, 10]).astype(np.float32), name="big"),
+            tf.constant(np.array([True, False, True]), name="bool_vec"),
+            tf.constant(np.array([0.5, -2.0, 65504.0, 1e-3], dtype=np.float16), name="half_content"),
+            tf.constant(np.float16(1.5), shape=[3], name="half_splat"),
+            tf.constant(np.array([-(2**40), 0, 2**62 + 7], dtype=np.int64), name="int64_content"),
+        ]
+    return [boxes.op.name, scores.op.name] + [c.op.name for c in consts]
+
+
+def hand_encoded_consts():
+    """Const NodeDefs whose data sits in the typed repeated field (TF C++ Tensor::AsProtoField layout)."""
+
+    def node(name, dtype, shape, **fields):
+        tp = tensor_pb2.TensorProto(dtype=dtype)
+        for d in shape:
+            tp.tensor_shape.dim.add(size=d)
+        for k, v in fields.items():
+            getattr(tp, k).extend(v)
+        n = node_def_pb2.NodeDef(name=name, op="Const")
+        n.attr["dtype"].CopyFrom(attr_value_pb2.AttrValue(type=dtype))
+        n.attr["value"].CopyFrom(attr_value_pb2.AttrValue(tensor=tp))
+        return n
+
+    half = np.array([1.0, -0.333, 6.1e-5, -65504.0], dtype=np.float16)  # 6.1e-5 rounds to a subnormal
+    return [
+        node("FixtureConsts/half_vec", types_pb2.DT_HALF, [4], half_val=[int(b) for b in half.view(np.uint16)]),
+        node("FixtureConsts/int64_vec", types_pb2.DT_INT64, [3], int64_val=[-5, 1 << 40, 9_000_000_000_000_000_001]),
+        node("FixtureConsts/int32_repeat", types_pb2.DT_INT32, [5], int_val=[3, -1, 9]),
+    ]
+
+
+def freeze(sess, graph, variables, rng, out):
+    """Build the inference ops in the checkpoint's session and freeze them; fills out["graph_def"], out["check"]."""
+    with graph.as_default():
+        outputs = build_inference_graph(rng, variables)
+        image = rng.integers(0, 256, size=[2, 9, 11, 3]).astype(np.uint8)
+        want = sess.run(["detection_boxes:0", "detection_scores:0"], {"image_tensor:0": image})
+        gd = tf.compat.v1.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), outputs)
+    gd.node.extend(hand_encoded_consts())
+    out["graph_def"] = gd
+    out["check"] = (image, want)
+
+
+def tensor_encoding(tp):
+    fields = [f.name for f, _ in tp.ListFields() if f.name in DATA_FIELDS]
+    assert len(fields) == 1, fields
+    field = fields[0]
+    if field == "tensor_content":
+        count = len(tp.tensor_content) // tf.as_dtype(tp.dtype).size
+    else:
+        count = len(getattr(tp, field))
+    return field, count
+
+
+def write_frozen(path, graph_def, check, ckpt_values):
+    data = graph_def.SerializeToString(deterministic=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+    # Read it back the way a user would.
+    gd = graph_pb2.GraphDef()
+    with open(path, "rb") as f:
+        gd.ParseFromString(f.read())
+    assert gd.SerializeToString(deterministic=True) == data
+    assert all(n.device == "" for n in gd.node), [n.device for n in gd.node]
+    consts = sorted((n for n in gd.node if n.op == "Const"), key=lambda n: n.name)
+    assert not any(n.op.startswith("Variable") for n in gd.node)
+
+    # TensorFlow's C++ runtime: same outputs as the unfrozen session, and each Const as make_ndarray reads it.
+    g = tf.Graph()
+    with g.as_default():
+        tf.graph_util.import_graph_def(gd, name="")
+    with tf.compat.v1.Session(graph=g) as sess:
+        image, want = check
+        got = sess.run(["detection_boxes:0", "detection_scores:0"], {"image_tensor:0": image})
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        evaluated = sess.run([n.name + ":0" for n in consts])
+
+    values, encodings = {}, {}
+    for n, ev in zip(consts, evaluated):
+        tp = n.attr["value"].tensor
+        arr = tf.make_ndarray(tp)
+        assert ev.dtype == arr.dtype and ev.shape == arr.shape and ev.tobytes() == arr.tobytes(), n.name
+        if n.name in ckpt_values:
+            assert arr.dtype == ckpt_values[n.name].dtype and arr.tobytes() == ckpt_values[n.name].tobytes(), n.name
+        dname = {"bool_": "bool"}.get(arr.dtype.name, arr.dtype.name)
+        values[n.name] = {"dtype": dname, "shape": list(arr.shape), "values": json_values(arr, dname)}
+        field, count = tensor_encoding(tp)
+        encodings[n.name] = {"field": field, "count": count, "elements": int(arr.size)}
+    ops = [(n.name, n.op) for n in gd.node if n.op != "Const"]
+    return values, encodings, ops
+
+
 def dump_json(expected, path):
     # One line per variable keeps the file small and diffable.
     lines = ["{"]
@@ -198,11 +400,14 @@ def dump_json(expected, path):
         names = list(expected[p])
         for j, n in enumerate(names):
             e = expected[p][n]
-            body = '{"dtype": %s, "shape": %s, "values": %s}' % (
-                json.dumps(e["dtype"]),
-                json.dumps(e["shape"]),
-                json.dumps(e["values"], separators=(",", ":"), allow_nan=False),
-            )
+            if "values" in e:
+                body = '{"dtype": %s, "shape": %s, "values": %s}' % (
+                    json.dumps(e["dtype"]),
+                    json.dumps(e["shape"]),
+                    json.dumps(e["values"], separators=(",", ":"), allow_nan=False),
+                )
+            else:  # the frozen graph's encodings
+                body = json.dumps(e)
             lines.append("    %s: %s%s" % (json.dumps(n), body, "," if j + 1 < len(names) else ""))
         lines.append("  }%s" % ("," if i + 1 < len(prefixes) else ""))
     lines.append("}")
@@ -218,22 +423,44 @@ def main():
     os.makedirs(FIX)
     expected = {}
 
-    values, _ = write_checkpoint(os.path.join(FIX, "model.ckpt"), [64, 100], seed=20240601, sharded=False)
+    frozen = {}
+    rng_frozen = np.random.default_rng(20240603)  # separate, so the checkpoints' values are untouched
+
+    def after_save(sess, graph, variables):
+        freeze(sess, graph, variables, rng_frozen, frozen)
+
+    values, _ = write_checkpoint(
+        os.path.join(FIX, "model.ckpt"), [64, 100], seed=20240601, sharded=False, after_save=after_save
+    )
     expected["model.ckpt"] = read_back(os.path.join(FIX, "model.ckpt"), values)
+    model_values = values
 
     values, devices = write_checkpoint(os.path.join(FIX, "sharded.ckpt"), [32, 100], seed=20240602, sharded=True)
     for suffix in ("data-00000-of-00002", "data-00001-of-00002"):
         assert os.path.exists(os.path.join(FIX, "sharded.ckpt." + suffix)), "TF did not write 2 shards"
     expected["sharded.ckpt"] = read_back(os.path.join(FIX, "sharded.ckpt"), values)
 
+    fvalues, fencodings, fops = write_frozen(os.path.join(FIX, FROZEN), frozen["graph_def"], frozen["check"], model_values)
+    expected[FROZEN] = fvalues
+    expected[FROZEN + "#encodings"] = fencodings
+
     dump_json(expected, os.path.join(FIX, "expected.json"))
 
     print("TensorFlow", tf.__version__)
     for p, entries in expected.items():
+        if p.startswith(FROZEN):
+            continue
         print("\n%s" % p)
         for n, e in entries.items():
             dev = devices.get(n, "") if p == "sharded.ckpt" else ""
             print("  %-75s %-8s %-14s %s" % (n, e["dtype"], e["shape"], dev))
+    print("\n%s: Const nodes" % FROZEN)
+    for n, e in expected[FROZEN].items():
+        enc = expected[FROZEN + "#encodings"][n]
+        print("  %-75s %-8s %-9s %-15s %d/%d" % (n, e["dtype"], e["shape"], enc["field"], enc["count"], enc["elements"]))
+    print("%s: other nodes" % FROZEN)
+    for name, op in fops:
+        print("  %-75s %s" % (name, op))
     total = 0
     print()
     for fn in sorted(os.listdir(FIX)):
@@ -244,10 +471,11 @@ def main():
             digest = hashlib.sha256(f.read()).hexdigest()[:16]
         print("  %-36s %8d  sha256:%s" % (fn, size, digest))
     print("  total %d bytes" % total)
-    assert total < 200_000, total
+    assert total < 250_000, total
     assert sorted(os.listdir(FIX)) == sorted(
         [
             "expected.json",
+            FROZEN,
             "model.ckpt.index",
             "model.ckpt.data-00000-of-00001",
             "sharded.ckpt.index",

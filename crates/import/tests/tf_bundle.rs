@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mrcnn_import::tf::{TfDtype, read_bundle};
+use mrcnn_import::tf::{TfDtype, read_bundle, read_frozen_graph};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -13,15 +13,19 @@ fn fixtures() -> PathBuf {
 }
 
 fn check_against_tensorflow(prefix: &str) {
+    check_tensors(prefix, &read_bundle(&fixtures().join(prefix)).unwrap());
+}
+
+/// `got` equals what TensorFlow read from the fixture `key` (names, dtypes, shapes, bits).
+fn check_tensors(prefix: &str, got: &[mrcnn_import::tf::BundleTensor]) {
     let text = std::fs::read_to_string(fixtures().join("expected.json")).unwrap();
     let expected: Value = serde_json::from_str(&text).unwrap();
     let want = expected[prefix].as_object().unwrap();
-    let got = read_bundle(&fixtures().join(prefix)).unwrap();
     let names: Vec<&str> = got.iter().map(|t| t.name.as_str()).collect();
     let mut want_names: Vec<&str> = want.keys().map(String::as_str).collect();
     want_names.sort();
     assert_eq!(names, want_names, "{prefix}: variables");
-    for t in &got {
+    for t in got {
         let w = &want[&t.name];
         let dtype = match t.dtype {
             TfDtype::F32 => "float32",
@@ -168,4 +172,21 @@ fn a_file_that_is_no_index_is_refused() {
         .unwrap()
     });
     assert!(e.contains("magic number"), "{e}");
+}
+
+#[test]
+fn a_frozen_graph_gives_its_constants_as_tensorflow_reads_them() {
+    let got = read_frozen_graph(&fixtures().join("frozen_inference_graph.pb")).unwrap();
+    check_tensors("frozen_inference_graph.pb", &got);
+}
+
+#[test]
+fn a_file_that_is_no_graph_is_refused() {
+    let e = read_frozen_graph(&fixtures().join("model.ckpt.index"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("model.ckpt.index") && e.contains("GraphDef"),
+        "{e}"
+    );
 }

@@ -31,7 +31,7 @@ struct Dim {
 
 /// `TensorShapeProto`.
 #[derive(Clone, PartialEq, Message)]
-struct Shape {
+pub(crate) struct ShapeProto {
     #[prost(message, repeated, tag = "2")]
     dim: Vec<Dim>,
     #[prost(bool, tag = "3")]
@@ -44,7 +44,7 @@ struct Entry {
     #[prost(int32, tag = "1")]
     dtype: i32,
     #[prost(message, optional, tag = "2")]
-    shape: Option<Shape>,
+    shape: Option<ShapeProto>,
     #[prost(int32, tag = "3")]
     shard_id: i32,
     #[prost(int64, tag = "4")]
@@ -74,7 +74,7 @@ pub enum TfDtype {
 }
 
 impl TfDtype {
-    fn from_proto(v: i32) -> Option<TfDtype> {
+    pub(crate) fn from_proto(v: i32) -> Option<TfDtype> {
         Some(match v {
             1 => TfDtype::F32,
             2 => TfDtype::F64,
@@ -215,6 +215,19 @@ pub fn checkpoint_prefix(path: &Path) -> Result<PathBuf> {
     Ok(path.to_path_buf())
 }
 
+/// The dimensions of a shape proto; an unknown or overflowing shape is an error.
+pub(crate) fn dims(name: &str, shape: ShapeProto) -> std::result::Result<Vec<usize>, String> {
+    if shape.unknown_rank || shape.dim.iter().any(|d| d.size < 0) {
+        return Err(format!("'{name}' has an unknown shape"));
+    }
+    let dims: Vec<usize> = shape.dim.iter().map(|d| d.size as usize).collect();
+    dims.iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .and_then(|n| n.checked_mul(8))
+        .ok_or_else(|| format!("'{name}': shape {dims:?} is too large"))?;
+    Ok(dims)
+}
+
 fn shard_path(prefix: &Path, shard: usize, shards: usize) -> PathBuf {
     PathBuf::from(format!(
         "{}.data-{shard:05}-of-{shards:05}",
@@ -286,15 +299,8 @@ pub fn read_bundle(path: &Path) -> Result<Vec<BundleTensor>> {
                 entry.dtype
             ))
         })?;
-        let shape = entry.shape.unwrap_or_default();
-        if shape.unknown_rank || shape.dim.iter().any(|d| d.size < 0) {
-            return Err(bad(format!("'{name}' has an unknown shape")));
-        }
-        let shape: Vec<usize> = shape.dim.iter().map(|d| d.size as usize).collect();
-        let numel = shape
-            .iter()
-            .try_fold(1usize, |a, &d| a.checked_mul(d))
-            .ok_or_else(|| bad(format!("'{name}': shape {shape:?} is too large")))?;
+        let shape = dims(&name, entry.shape.unwrap_or_default()).map_err(bad)?;
+        let numel: usize = shape.iter().product();
         let (Ok(off), Ok(size), Ok(shard)) = (
             usize::try_from(entry.offset),
             usize::try_from(entry.size),

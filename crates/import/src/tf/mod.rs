@@ -1,11 +1,14 @@
 //! TensorFlow checkpoints (the TensorFlow Object Detection API's `model.ckpt`), read without
 //! TensorFlow: [`table`] is the sorted-table format of the `.index` file, [`bundle`] the
-//! TensorBundle on top of it (tensor entries pointing into `.data-NNNNN-of-NNNNN` shards).
+//! TensorBundle on top of it (tensor entries pointing into `.data-NNNNN-of-NNNNN` shards),
+//! [`graph`] the constants of a frozen `GraphDef` (`frozen_inference_graph.pb`).
 
 pub mod bundle;
+pub mod graph;
 pub mod table;
 
 pub use bundle::{BundleTensor, TfDtype, read_bundle};
+pub use graph::read_frozen_graph;
 
 /// Whether `stored`, a checksum as TensorFlow writes it (CRC-32C, masked as
 /// `crc32c::Mask`: rotated right by 15 bits plus a constant), is the one of `data`.
