@@ -50,6 +50,7 @@ mod model;
 mod model_config;
 mod run;
 mod solver;
+pub mod text_format;
 mod validate;
 
 pub use dataset::{

@@ -99,172 +99,54 @@ pub fn to_pbtxt(cats: &[Category]) -> String {
     s
 }
 
-#[derive(Debug, PartialEq)]
-enum Tok {
-    Ident(String),
-    Str(String),
-    Colon,
-    Open,
-    Close,
-}
-
-/// Tokenise protobuf text format: identifiers/numbers, quoted strings, `:{}`, `#` comments.
-fn tokenize(text: &str) -> Result<Vec<(Tok, usize)>, Invalid> {
-    let mut toks = Vec::new();
-    let mut chars = text.chars().peekable();
-    let mut line = 1;
-    while let Some(&c) = chars.peek() {
-        match c {
-            '\n' => {
-                line += 1;
-                chars.next();
-            }
-            c if c.is_whitespace() || c == ',' || c == ';' => {
-                chars.next();
-            }
-            '#' => {
-                while chars.peek().is_some_and(|&c| c != '\n') {
-                    chars.next();
-                }
-            }
-            ':' => {
-                toks.push((Tok::Colon, line));
-                chars.next();
-            }
-            '{' | '<' => {
-                toks.push((Tok::Open, line));
-                chars.next();
-            }
-            '}' | '>' => {
-                toks.push((Tok::Close, line));
-                chars.next();
-            }
-            '\'' | '"' => {
-                let q = c;
-                chars.next();
-                let mut s = String::new();
-                loop {
-                    match chars.next() {
-                        None => return Err(format!("line {line}: unterminated string").into()),
-                        Some(c) if c == q => break,
-                        Some('\\') => match chars.next() {
-                            Some('n') => s.push('\n'),
-                            Some('t') => s.push('\t'),
-                            Some(c) => s.push(c),
-                            None => return Err(format!("line {line}: unterminated string").into()),
-                        },
-                        Some(c) => s.push(c),
-                    }
-                }
-                toks.push((Tok::Str(s), line));
-            }
-            c if c.is_alphanumeric() || c == '_' || c == '-' || c == '.' || c == '+' => {
-                let mut s = String::new();
-                while let Some(&c) = chars.peek() {
-                    if c.is_alphanumeric() || "_-.+".contains(c) {
-                        s.push(c);
-                        chars.next();
-                    } else {
-                        break;
-                    }
-                }
-                toks.push((Tok::Ident(s), line));
-            }
-            c => return Err(format!("line {line}: unexpected character {c:?}").into()),
-        }
-    }
-    Ok(toks)
-}
-
-/// Parse `item { id: N name: 'x' ... }` blocks; unknown fields (also nested) are skipped.
+/// Parse `item { id: N name: 'x' ... }` messages (protobuf text format); other fields of an
+/// item, nested ones too, are accepted and ignored.
 pub fn parse_pbtxt(text: &str) -> Result<Vec<Category>, Invalid> {
-    let toks = tokenize(text)?;
+    use mrcnn_config::text_format::{Scalar, Value, parse};
+    let m = parse(text).map_err(|e| Invalid(e.to_string()))?;
     let mut cats = Vec::new();
-    let mut i = 0;
-    while i < toks.len() {
-        let (tok, line) = &toks[i];
-        match tok {
-            Tok::Ident(k) if k == "item" => {
-                i += 1;
-                if toks.get(i).is_some_and(|t| t.0 == Tok::Colon) {
-                    i += 1;
-                }
-                if toks.get(i).is_none_or(|t| t.0 != Tok::Open) {
-                    return Err(format!("line {line}: expected '{{' after 'item'").into());
-                }
-                i += 1;
-                let (mut id, mut name, mut display) = (None, None, None);
-                loop {
-                    let Some((t, l)) = toks.get(i) else {
-                        return Err(format!("line {line}: unterminated item").into());
-                    };
-                    match t {
-                        Tok::Close => {
-                            i += 1;
-                            break;
-                        }
-                        Tok::Ident(field) => {
-                            i += 1;
-                            let mut colon = false;
-                            if toks.get(i).is_some_and(|t| t.0 == Tok::Colon) {
-                                i += 1;
-                                colon = true;
-                            }
-                            match toks.get(i).map(|t| &t.0) {
-                                Some(Tok::Open) => i = skip_block(&toks, i)?,
-                                Some(Tok::Ident(v)) | Some(Tok::Str(v)) if colon => {
-                                    match field.as_str() {
-                                        "id" => id = Some(v.parse::<u32>().map_err(|_| {
-                                            format!(
-                                                "line {l}: id '{v}' is not a non-negative integer"
-                                            )
-                                        })?),
-                                        "name" => name = Some(v.clone()),
-                                        "display_name" => display = Some(v.clone()),
-                                        _ => {}
-                                    }
-                                    i += 1;
-                                }
-                                _ => {
-                                    return Err(format!(
-                                        "line {l}: expected a value for '{field}'"
-                                    )
-                                    .into());
-                                }
-                            }
-                        }
-                        _ => return Err(format!("line {l}: expected a field name").into()),
-                    }
-                }
-                let id = id.ok_or(format!("line {line}: item without id"))?;
-                // OD API tools fall back to display_name when name is absent.
-                let name = name
-                    .or(display)
-                    .ok_or(format!("line {line}: item {id} without name"))?;
-                cats.push(Category { id, name });
-            }
-            _ => return Err(format!("line {line}: expected 'item'").into()),
+    for f in &m.fields {
+        let line = f.line;
+        if f.name != "item" {
+            return Err(format!("line {line}: expected 'item', found '{}'", f.name).into());
         }
+        let Value::Message(item) = &f.value else {
+            return Err(format!("line {line}: expected '{{' after 'item'").into());
+        };
+        let text_of = |k: &str| match item.get(k).map(|g| &g.value) {
+            Some(Value::Scalar(Scalar::Str(s) | Scalar::Ident(s))) => Some(s.clone()),
+            Some(Value::Scalar(Scalar::Num(n))) => Some(n.to_string()),
+            _ => None,
+        };
+        let id = match item.get("id") {
+            None => return Err(format!("line {line}: item without id").into()),
+            Some(g) => match &g.value {
+                Value::Scalar(Scalar::Num(n))
+                    if n.fract() == 0.0 && *n >= 0.0 && *n <= f64::from(u32::MAX) =>
+                {
+                    *n as u32
+                }
+                other => {
+                    let shown = match other {
+                        Value::Scalar(Scalar::Num(n)) => n.to_string(),
+                        Value::Scalar(Scalar::Str(s) | Scalar::Ident(s)) => s.clone(),
+                        Value::Message(_) => "{ ... }".into(),
+                    };
+                    return Err(format!(
+                        "line {}: id '{shown}' is not a non-negative integer",
+                        g.line
+                    )
+                    .into());
+                }
+            },
+        };
+        // OD API tools fall back to display_name when name is absent.
+        let name = text_of("name")
+            .or_else(|| text_of("display_name"))
+            .ok_or(format!("line {line}: item {id} without name"))?;
+        cats.push(Category { id, name });
     }
     validate(cats)
-}
-
-/// Index just past the block opened at `toks[open]`.
-fn skip_block(toks: &[(Tok, usize)], open: usize) -> Result<usize, Invalid> {
-    let mut depth = 0usize;
-    for (j, (t, _)) in toks.iter().enumerate().skip(open) {
-        match t {
-            Tok::Open => depth += 1,
-            Tok::Close => {
-                depth -= 1;
-                if depth == 0 {
-                    return Ok(j + 1);
-                }
-            }
-            _ => {}
-        }
-    }
-    Err(format!("line {}: unterminated block", toks[open].1).into())
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! TensorFlow checkpoints (the TensorFlow Object Detection API's `model.ckpt`), read without
 //! TensorFlow: [`table`] is the sorted-table format of the `.index` file, [`bundle`] the
 //! TensorBundle on top of it (tensor entries pointing into `.data-NNNNN-of-NNNNN` shards),
-//! [`graph`] the constants of a frozen `GraphDef` (`frozen_inference_graph.pb`).
+//! and [`graph`] the constants of a frozen `GraphDef` (`frozen_inference_graph.pb`). The OD
+//! API's `pipeline.config` is protobuf text format, parsed by `mrcnn_config::text_format`.
 
 pub mod bundle;
 pub mod graph;
