@@ -34,13 +34,11 @@ pub fn list_images(input: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Decodes an image as RGB 8-bit.
-pub fn load_rgb(path: &Path) -> Result<image::RgbImage> {
-    let img = image::ImageReader::open(path)
-        .with_context(|| format!("cannot open image {}", path.display()))?
-        .with_guessed_format()
-        .with_context(|| format!("cannot read image {}", path.display()))?
-        .decode()
-        .with_context(|| format!("cannot decode image {}", path.display()))?;
-    Ok(img.to_rgb8())
+/// Decodes an image as RGB 8-bit, rotated by its EXIF orientation when `apply_exif`.
+pub fn load_rgb(path: &Path, apply_exif: bool) -> Result<image::RgbImage> {
+    if !path.is_file() {
+        bail!("cannot open image {}: no such file", path.display());
+    }
+    mrcnn_data::image_info::decode_rgb_file(path, apply_exif)
+        .with_context(|| format!("cannot decode image {}", path.display()))
 }

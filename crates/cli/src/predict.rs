@@ -5,7 +5,7 @@ use crate::{images, names, overlays};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use mrcnn_coco::{Instances, ResultRecord};
-use mrcnn_config::{OnBadSample, WeightsFormat};
+use mrcnn_config::{ExifPolicy, OnBadSample, WeightsFormat};
 use mrcnn_model::{ImageInput, MaskRcnn};
 use std::path::{Path, PathBuf};
 
@@ -41,6 +41,11 @@ pub struct PredictArgs {
     /// = k-th category by id) the results should use, so `mrcnn eval` can score them.
     #[arg(long)]
     pub coco_gt: Option<PathBuf>,
+    /// EXIF orientation of photos: apply (predict on the image as a photo viewer shows it;
+    /// boxes and masks are in that frame) or ignore (the stored pixels), as in training's
+    /// `dataset.exif`.
+    #[arg(long, default_value = "apply", value_parser = names::<ExifPolicy>(ExifPolicy::NAMES))]
+    pub exif: ExifPolicy,
     /// An image that cannot be read: error (stop) or skip (name it and go on).
     #[arg(long, default_value = "error", value_parser = names::<OnBadSample>(OnBadSample::NAMES))]
     pub on_bad_sample: OnBadSample,
@@ -108,7 +113,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
     let mut records = Vec::new();
     let mut skipped = Vec::new();
     for (i, path) in files.iter().enumerate() {
-        let img = match images::load_rgb(path) {
+        let img = match images::load_rgb(path, a.exif == ExifPolicy::Apply) {
             Ok(img) => img,
             Err(e) if a.on_bad_sample == OnBadSample::Skip => {
                 eprintln!("skipped: {e:#}");

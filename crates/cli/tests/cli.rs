@@ -208,3 +208,41 @@ fn bad_input_is_one_clear_line() {
     assert_clean_error(&out, "nope");
     assert!(!out_json.exists(), "nothing written on failure");
 }
+
+#[test]
+fn predict_turns_a_phone_photo_upright_unless_told_not_to() {
+    // data/samples/annotations/traps/exif_rotated: stored 40 wide x 30 high, EXIF orientation 6.
+    let photo = root().join("data/samples/annotations/traps/exif_rotated/exif_rotated.jpg");
+    let cfg = root().join("crates/model/tests/small_model.toml");
+    let w = root().join("crates/model/tests/fixtures/small/weights.safetensors");
+    for (policy, size) in [("apply", (30, 40)), ("ignore", (40, 30))] {
+        let d = tmp(&format!("exif-{policy}"));
+        let out = mrcnn(&[
+            "predict",
+            "--model-config",
+            s(&cfg),
+            "--weights",
+            s(&w),
+            "--input",
+            s(&photo),
+            "--output",
+            s(&d.join("p.json")),
+            "--visualize",
+            s(&d.join("vis")),
+            "--exif",
+            policy,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let overlay = std::fs::read_dir(d.join("vis"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let dims = image::image_dimensions(overlay.path()).unwrap();
+        assert_eq!(dims, size, "--exif {policy}");
+    }
+}

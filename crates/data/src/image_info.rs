@@ -33,7 +33,23 @@ impl ImageInfo {
 }
 
 fn reader(bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>, image::ImageError> {
-    Ok(ImageReader::new(Cursor::new(bytes)).with_guessed_format()?)
+    reader_hinted(bytes, None)
+}
+
+/// A reader of `bytes` in the format their signature shows, else in `hint` (a file's
+/// extension), so that a damaged `.png` is reported by the PNG decoder ("invalid PNG
+/// signature") rather than as an unknown format.
+fn reader_hinted(
+    bytes: &[u8],
+    hint: Option<image::ImageFormat>,
+) -> Result<ImageReader<Cursor<&[u8]>>, image::ImageError> {
+    let mut r = ImageReader::new(Cursor::new(bytes)).with_guessed_format()?;
+    if r.format().is_none()
+        && let Some(h) = hint
+    {
+        r.set_format(h);
+    }
+    Ok(r)
 }
 
 /// Reads the header of an encoded PNG or JPEG.
@@ -53,7 +69,24 @@ pub fn image_info(bytes: &[u8]) -> Result<ImageInfo, image::ImageError> {
 /// Decodes to 8-bit RGB, applying the EXIF orientation when `apply_exif` (alpha is dropped,
 /// gray/palette/CMYK/16-bit converted, as `image` converts them).
 pub fn decode_rgb(bytes: &[u8], apply_exif: bool) -> Result<image::RgbImage, image::ImageError> {
-    let mut dec = reader(bytes)?.into_decoder()?;
+    decode_hinted(bytes, apply_exif, None)
+}
+
+/// [`decode_rgb`] of an image file (its extension names the format when the bytes do not).
+pub fn decode_rgb_file(
+    path: &std::path::Path,
+    apply_exif: bool,
+) -> Result<image::RgbImage, image::ImageError> {
+    let bytes = std::fs::read(path)?;
+    decode_hinted(&bytes, apply_exif, image::ImageFormat::from_path(path).ok())
+}
+
+fn decode_hinted(
+    bytes: &[u8],
+    apply_exif: bool,
+    hint: Option<image::ImageFormat>,
+) -> Result<image::RgbImage, image::ImageError> {
+    let mut dec = reader_hinted(bytes, hint)?.into_decoder()?;
     // `ImageReader::decode` checks the pixel buffer against the default memory limit before
     // allocating it; `into_decoder` does not, so the check is made here (an image bomb is
     // refused by its header, not by running out of memory).
