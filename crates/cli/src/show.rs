@@ -9,7 +9,7 @@ use clap::Args;
 use image::imageops::FilterType;
 use mrcnn_coco::MaskCrop;
 use mrcnn_data::{ProblemLog, Report, Skipped, dataset_stats, load_sample, read_input};
-use mrcnn_draw::{OverlayItem, bar_chart, contact_sheet, overlay, write_png};
+use mrcnn_draw::{OverlayItem, bar_chart, contact_sheet, fit, overlay, write_png};
 
 use crate::data_cmds::InputArgs;
 
@@ -66,16 +66,7 @@ pub fn show(a: &ShowArgs) -> Result<Report> {
         // Drawn at the sheet's scale, so that captions and outlines are readable on small
         // images and not blurred on large ones.
         let (w0, h0) = sample.image.dimensions();
-        let f = (CELL as f64 / w0.max(1) as f64).min(CELL as f64 / h0.max(1) as f64);
-        let (w, h) = (
-            ((w0 as f64 * f).round() as u32).max(1),
-            ((h0 as f64 * f).round() as u32).max(1),
-        );
-        let filter = if f > 1.0 {
-            FilterType::Nearest
-        } else {
-            FilterType::Triangle
-        };
+        let (w, h, f, filter) = fit(w0, h0, CELL, f64::INFINITY);
         let image = image::imageops::resize(&sample.image, w, h, filter);
         let crops: Vec<MaskCrop> = sample
             .masks

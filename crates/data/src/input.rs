@@ -88,16 +88,7 @@ pub fn read_input(
             if d.empty_masks > 0 {
                 notes.push(format!("{} all-zero mask file(s) ignored", d.empty_masks));
             }
-            out.push(Split {
-                name: "train".into(),
-                dataset: d.train,
-            });
-            if !d.val.images.is_empty() {
-                out.push(Split {
-                    name: "val".into(),
-                    dataset: d.val,
-                });
-            }
+            push_train_val(&mut out, d.train, d.val);
         }
         DatasetFormat::Labelme
         | DatasetFormat::Via
@@ -105,16 +96,7 @@ pub fn read_input(
         | DatasetFormat::VocMasks => {
             let d = read_tool(args, label_map.as_deref(), log)?;
             notes.extend(d.notes);
-            out.push(Split {
-                name: "train".into(),
-                dataset: d.train,
-            });
-            if !d.val.images.is_empty() {
-                out.push(Split {
-                    name: "val".into(),
-                    dataset: d.val,
-                });
-            }
+            push_train_val(&mut out, d.train, d.val);
         }
         DatasetFormat::Tfrecord => {
             for spec in &args.inputs {
@@ -128,6 +110,20 @@ pub fn read_input(
         }
     }
     Ok(out)
+}
+
+/// A format that splits itself gives "train" and, when it drew or found any, "val".
+fn push_train_val(out: &mut Vec<Split>, train: Dataset, val: Dataset) {
+    out.push(Split {
+        name: "train".into(),
+        dataset: train,
+    });
+    if !val.images.is_empty() {
+        out.push(Split {
+            name: "val".into(),
+            dataset: val,
+        });
+    }
 }
 
 /// Reads every input of an annotation tool's format as one dataset: the classes are numbered

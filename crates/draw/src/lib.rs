@@ -20,4 +20,4 @@ pub mod training_chart;
 
 pub use overlay::{OverlayItem, overlay};
 pub use png::{DrawError, write_png};
-pub use sheet::{bar_chart, contact_sheet};
+pub use sheet::{bar_chart, contact_sheet, fit};

@@ -12,6 +12,25 @@ const BACKGROUND: Rgb<u8> = Rgb([255, 255, 255]);
 const INK: Rgb<u8> = Rgb([20, 20, 20]);
 const MARGIN: u32 = 8;
 
+/// A `w` x `h` image scaled to fit a `cell` x `cell` square, enlarged at most `max_scale`
+/// times: its new size, the scale, and the filter (nearest neighbour when enlarging, which
+/// keeps mask edges and 1-px outlines crisp).
+pub fn fit(w: u32, h: u32, cell: u32, max_scale: f64) -> (u32, u32, f64, FilterType) {
+    let scale = (cell as f64 / w.max(1) as f64)
+        .min(cell as f64 / h.max(1) as f64)
+        .min(max_scale);
+    let (sw, sh) = (
+        ((w as f64 * scale).round() as u32).max(1),
+        ((h as f64 * scale).round() as u32).max(1),
+    );
+    let filter = if scale > 1.0 {
+        FilterType::Nearest
+    } else {
+        FilterType::Triangle
+    };
+    (sw, sh, scale, filter)
+}
+
 /// The images in a grid of `columns`, each scaled (never enlarged beyond 2x) to fit a
 /// `cell` x `cell` square, with its caption under it, cut to the cell's width.
 pub fn contact_sheet(cells: &[(RgbImage, String)], columns: usize, cell: u32) -> RgbImage {
@@ -30,19 +49,7 @@ pub fn contact_sheet(cells: &[(RgbImage, String)], columns: usize, cell: u32) ->
             MARGIN + (i / columns) as u32 * ch,
         );
         let (w, h) = img.dimensions();
-        let scale = (cell as f64 / w.max(1) as f64)
-            .min(cell as f64 / h.max(1) as f64)
-            .min(2.0);
-        let (sw, sh) = (
-            ((w as f64 * scale).round() as u32).max(1),
-            ((h as f64 * scale).round() as u32).max(1),
-        );
-        // Nearest neighbour when enlarging keeps mask edges and 1-px outlines crisp.
-        let filter = if scale > 1.0 {
-            FilterType::Nearest
-        } else {
-            FilterType::Triangle
-        };
+        let (sw, sh, _, filter) = fit(w, h, cell, 2.0);
         let scaled = image::imageops::resize(img, sw, sh, filter);
         image::imageops::replace(&mut out, &scaled, x0 as i64, y0 as i64);
         let text = fit_text(caption, cell as i64, 1);

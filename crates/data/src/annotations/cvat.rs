@@ -197,15 +197,7 @@ pub fn read_cvat(
                 Err((pk, d)) => log.bad(bad(pk, d), Skipped::Annotation)?,
             }
         }
-        out.push(Labelled {
-            file_name: super::rel_name(&path, &root),
-            path,
-            width: w,
-            height: h,
-            instances,
-            origin: xml.to_path_buf(),
-            is_val: None,
-        });
+        out.push(Labelled::new(path, &root, (w, h), instances, xml));
     }
     if out.is_empty() && top.children().all(|n| !n.has_tag_name("image")) {
         return Err(DataError::format(

@@ -314,15 +314,7 @@ fn read_one(
             }
         })
         .collect();
-    Ok(Some(Labelled {
-        file_name: super::rel_name(&path, root),
-        path,
-        width: w,
-        height: h,
-        instances,
-        origin: json.to_path_buf(),
-        is_val: None,
-    }))
+    Ok(Some(Labelled::new(path, root, (w, h), instances, json)))
 }
 
 /// Reads the labelme folder `root`.

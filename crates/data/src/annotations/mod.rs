@@ -76,6 +76,28 @@ pub struct ToolRead {
     pub notes: Vec<String>,
 }
 
+impl Labelled {
+    /// An image at `path` (named relative to `root`) of the given size, read from `origin`,
+    /// split by the seeded draw.
+    pub fn new(
+        path: PathBuf,
+        root: &Path,
+        (width, height): (u32, u32),
+        instances: Vec<LabelledInstance>,
+        origin: &Path,
+    ) -> Labelled {
+        Labelled {
+            file_name: rel_name(&path, root),
+            path,
+            width,
+            height,
+            instances,
+            origin: origin.to_path_buf(),
+            is_val: None,
+        }
+    }
+}
+
 /// Training and validation sets of a tool's dataset (validation empty without a split).
 #[derive(Debug)]
 pub struct ToolData {

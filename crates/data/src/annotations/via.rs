@@ -453,15 +453,7 @@ pub fn read_via(
                 iscrowd: false,
             });
         }
-        out.push(Labelled {
-            file_name: super::rel_name(&path, &root),
-            path,
-            width: w,
-            height: h,
-            instances,
-            origin: json.to_path_buf(),
-            is_val: None,
-        });
+        out.push(Labelled::new(path, &root, (w, h), instances, json));
     }
     let mut notes: Vec<String> = [
         note(
