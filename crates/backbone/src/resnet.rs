@@ -85,13 +85,13 @@ impl Block {
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.after_conv(&d.conv, x.clone()),
+            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
             None => x.clone(),
         };
-        let mut out = relu(self.bn1.after_conv(&self.conv1, x));
-        out = self.bn2.after_conv(&self.conv2, out);
+        let mut out = relu(self.bn1.forward(self.conv1.forward(x)));
+        out = self.bn2.forward(self.conv2.forward(out));
         if let (Some(c3), Some(b3)) = (&self.conv3, &self.bn3) {
-            out = b3.after_conv(c3, relu(out));
+            out = b3.forward(c3.forward(relu(out)));
         }
         relu(out + identity)
     }
@@ -148,7 +148,7 @@ impl ResNet {
 
     /// C2, C3, C4, C5.
     pub fn forward(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
-        let x = relu(self.bn1.after_conv(&self.conv1, x));
+        let x = relu(self.bn1.forward(self.conv1.forward(x)));
         let mut x = max_pool2d(
             x,
             MaxPoolOptions::new([3, 3])
