@@ -1,5 +1,5 @@
 //! Parts shared by every Mask R-CNN stage: box utilities, anchors, the box coder, the matcher and
-//! the balanced sampler, NMS, RoIAlign and the multi-scale pooler, the losses, the targets of a
+//! the balanced sampler, NMS, RoIAlign and the multi-scale pooler, TensorFlow's crop_and_resize, the losses, the targets of a
 //! training batch, and the choice of the compute device. The model config they read is
 //! `mrcnn-config`'s.
 //!
@@ -10,6 +10,7 @@
 pub mod anchors;
 pub mod box_coder;
 pub mod boxes;
+pub mod crop_and_resize;
 pub mod device;
 pub mod error;
 pub mod host;

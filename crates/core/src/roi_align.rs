@@ -31,7 +31,7 @@ pub type Roi = (usize, BoxXyxy);
 
 /// Upper bound on `channels x gathered samples` per device call (16 Mi floats = 64 MiB): bounds
 /// host memory, and stays under wgpu's default 128 MiB storage-buffer binding limit.
-const MAX_GATHER_ELEMS: usize = 16 << 20;
+pub(crate) const MAX_GATHER_ELEMS: usize = 16 << 20;
 
 /// Per-roi sampling layout computed on the host.
 struct RoiGeometry {
@@ -245,19 +245,33 @@ pub fn roi_align_tensor_ops(features: Tensor<4>, rois: &[Roi], p: &RoiAlignParam
                     }
                 }
             }
-            let m = idx.len();
-            let gathered = crate::host::select(flat.clone(), 1, &idx);
-            let weights = crate::host::tensor(wts, [1, m], &device);
-            let pooled = (gathered * weights)
-                .reshape([c, ks.len() * oh * ow, 4 * samples])
-                .sum_dim(2)
-                .reshape([c, ks.len(), oh, ow])
-                .permute([1, 0, 2, 3]);
-            parts.push(pooled);
+            parts.push(pool_taps(&flat, &idx, wts, [ks.len(), oh, ow], 4 * samples));
             order.extend_from_slice(ks);
         }
     }
     restore_order(parts, &order, &device)
+}
+
+/// The weighted sums of gathered feature columns: `flat` is `[C, columns]`, `idx`/`wts` hold
+/// `taps` (column, weight) pairs per output pixel of `rows` regions of `oh x ow` pixels, in
+/// region, row, column order; returns `[rows, C, oh, ow]`. One `select` on the device (its
+/// backward is a scatter-add, so gradients reach the features on every backend), a multiply and
+/// a sum: RoIAlign's and `crop_and_resize`'s common step.
+pub(crate) fn pool_taps(
+    flat: &Tensor<2>,
+    idx: &[usize],
+    wts: Vec<f32>,
+    [rows, oh, ow]: [usize; 3],
+    taps: usize,
+) -> Tensor<4> {
+    let c = flat.dims()[0];
+    let gathered = crate::host::select(flat.clone(), 1, idx);
+    let weights = crate::host::tensor(wts, [1, idx.len()], &flat.device());
+    (gathered * weights)
+        .reshape([c, rows * oh * ow, taps])
+        .sum_dim(2)
+        .reshape([c, rows, oh, ow])
+        .permute([1, 0, 2, 3])
 }
 
 /// Concatenates `parts` (whose rows are `order`) and puts row `order[i]` back at position
