@@ -11,7 +11,8 @@
 //!
 //! As RoIAlign here, the sampling positions and weights are computed on the host (the boxes are
 //! constants: the OD API stops their gradient) and the device does one gather and a weighted
-//! sum ([`crate::roi_align::pool_taps`]), whose backward reaches the features on every backend.
+//! sum (`roi_align::pool_taps`, shared with RoIAlign), whose backward reaches the features on
+//! every backend.
 
 use burn::prelude::*;
 
