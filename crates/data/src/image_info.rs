@@ -66,6 +66,27 @@ pub fn image_info(bytes: &[u8]) -> Result<ImageInfo, image::ImageError> {
     })
 }
 
+/// How much of a file [`image_info_file`] reads first: a PNG's header chunks and a JPEG's
+/// markers up to its frame header (the EXIF block included, at most 64 KiB) fit many times over.
+const HEADER_PREFIX: u64 = 256 << 10;
+
+/// [`image_info`] of an image file, reading only its first 256 KiB when the header is there
+/// (reading every photo whole to learn its size would read a dataset twice), else the whole file.
+pub fn image_info_file(
+    path: &std::path::Path,
+) -> std::io::Result<Result<ImageInfo, image::ImageError>> {
+    use std::io::Read;
+    let mut prefix = Vec::new();
+    let f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    f.take(HEADER_PREFIX).read_to_end(&mut prefix)?;
+    match image_info(&prefix) {
+        Ok(i) => Ok(Ok(i)),
+        Err(_) if len > HEADER_PREFIX => Ok(image_info(&std::fs::read(path)?)),
+        Err(e) => Ok(Err(e)),
+    }
+}
+
 /// Decodes to 8-bit RGB, applying the EXIF orientation when `apply_exif` (alpha is dropped,
 /// gray/palette/CMYK/16-bit converted, as `image` converts them).
 pub fn decode_rgb(bytes: &[u8], apply_exif: bool) -> Result<image::RgbImage, image::ImageError> {
@@ -177,6 +198,31 @@ mod tests {
                 .converted_from,
             Some("RGBA")
         );
+    }
+
+    #[test]
+    fn a_large_file_is_sized_from_its_first_bytes() {
+        // Noise does not compress: a PNG and a JPEG of a few megabytes.
+        let mut state = 1u32;
+        let img = image::RgbImage::from_fn(1200, 900, |_, _| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            image::Rgb([(state >> 24) as u8, (state >> 16) as u8, (state >> 8) as u8])
+        });
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["big.png", "big.jpg"] {
+            let p = dir.path().join(name);
+            img.save(&p).unwrap();
+            assert!(
+                std::fs::metadata(&p).unwrap().len() > HEADER_PREFIX,
+                "{name}"
+            );
+            let i = image_info_file(&p).unwrap().unwrap();
+            assert_eq!(
+                (i.width, i.height, i.converted_from),
+                (1200, 900, None),
+                "{name}"
+            );
+        }
     }
 
     #[test]

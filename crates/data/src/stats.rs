@@ -122,10 +122,13 @@ impl fmt::Display for DatasetStats {
 /// that does not read is left to the decoding check (`check_images`) and the loader.
 pub fn image_kinds(ds: &Dataset, s: &mut DatasetStats) {
     for img in &ds.images {
-        let Ok(bytes) = img.source.read_bytes() else {
-            continue;
+        let info = match &img.source {
+            crate::model::ImageSource::File(p) => crate::image_info::image_info_file(p).ok(),
+            crate::model::ImageSource::Encoded { bytes, .. } => {
+                Some(crate::image_info::image_info(bytes))
+            }
         };
-        let Ok(info) = crate::image_info::image_info(&bytes) else {
+        let Some(Ok(info)) = info else {
             continue;
         };
         let name = img.source.describe();

@@ -23,7 +23,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{DataError, Problem, ProblemKind, ProblemLog, Skipped};
-use crate::image_info::{ImageInfo, image_info};
+use crate::image_info::{ImageInfo, image_info_file};
 use crate::model::{Category, Dataset, ImageRecord, ImageSource, Instance};
 
 /// How an annotation-tool dataset is read.
@@ -152,7 +152,7 @@ pub fn checked_size(
 
 /// The header of an image file, or the problem that stops it being read.
 fn header(path: &Path) -> Result<ImageInfo, Problem> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let info = image_info_file(path).map_err(|e| {
         let kind = if e.kind() == std::io::ErrorKind::NotFound {
             ProblemKind::MissingFile
         } else {
@@ -160,7 +160,7 @@ fn header(path: &Path) -> Result<ImageInfo, Problem> {
         };
         Problem::new(kind, path, e.to_string())
     })?;
-    image_info(&bytes).map_err(|e| Problem::new(ProblemKind::CorruptImage, path, e.to_string()))
+    info.map_err(|e| Problem::new(ProblemKind::CorruptImage, path, e.to_string()))
 }
 
 /// `true` for the images drawn into validation: `round(n * fraction)` of `n`, by a seeded
