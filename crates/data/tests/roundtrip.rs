@@ -215,3 +215,47 @@ fn label_pngs_with_sidecar_and_fraction_split() {
     assert_eq!(a[0].bbox, [10.0, 0.0, 20.0, 30.0]);
     assert_eq!(a[1].area, 600.0);
 }
+
+/// A TFRecord whose `image/source_id` is a number beyond COCO's (JSON int64) ids: the images are
+/// numbered instead, so that the COCO written from it keeps every image (found by fuzzing).
+#[test]
+fn source_ids_beyond_int64_are_renumbered() {
+    use mrcnn_data::coco::{read_coco_str, to_instances};
+    use mrcnn_data::tfrecord::{read_tfrecords, write_tfrecords};
+    use mrcnn_data::{Category, ImageRecord, ImageSource, Instance, Rle};
+    let dir = tempfile::tempdir().unwrap();
+    let mut png = Vec::new();
+    RgbImage::new(W, H)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let ds = Dataset {
+        categories: vec![Category {
+            id: 1,
+            name: "box".into(),
+        }],
+        images: vec![ImageRecord {
+            id: 11_406_509_395_579_415_211,
+            file_name: "a.png".into(),
+            source: ImageSource::Encoded {
+                bytes: png,
+                format: "png".into(),
+                origin: "test".into(),
+            },
+            width: W,
+            height: H,
+            annotations: vec![Instance::from_mask(
+                1,
+                Rle::encode(&rect(2, 3, 9, 8), H, W),
+                false,
+            )],
+            apply_exif: false,
+        }],
+    };
+    let files = write_tfrecords(&ds, &dir.path().join("t.tfrecord"), 1).unwrap();
+    let mut log = ProblemLog::new(OnBadSample::Error);
+    let back = read_tfrecords(&files, None, &mut log).unwrap();
+    assert_eq!(back.images[0].id, 1);
+    let text = serde_json::to_string(&to_instances(&back)).unwrap();
+    let coco = read_coco_str(&text, Path::new("x.json"), Path::new("."), false, &mut log).unwrap();
+    assert_eq!(coco.images.len(), 1);
+}

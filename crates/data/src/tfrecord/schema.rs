@@ -170,8 +170,17 @@ pub fn read_tfrecords(
             images.push(img);
         }
     }
-    // Keep numeric source ids as image ids when they are unique; else number the images.
-    let parsed: Option<Vec<u64>> = source_ids.iter().map(|s| s.trim().parse().ok()).collect();
+    // Keep numeric source ids as image ids when they are unique and fit COCO's (JSON int64)
+    // ids; else number the images.
+    let parsed: Option<Vec<u64>> = source_ids
+        .iter()
+        .map(|s| {
+            s.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|&v| v <= i64::MAX as u64)
+        })
+        .collect();
     let unique = parsed
         .as_ref()
         .is_some_and(|p| p.iter().collect::<HashSet<_>>().len() == p.len());
