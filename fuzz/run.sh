@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 secs="${1:-20}"
-targets=(tfrecord_reader tfrecord_example coco_json coco_results rle)
+targets=(tfrecord_reader tfrecord_example coco_json coco_results rle annotation_tools)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked

@@ -416,3 +416,29 @@ fn labelme_mask_shapes_and_crowd_flags() {
         "the crowd flag makes a crowd region"
     );
 }
+
+#[test]
+fn a_shape_outside_the_image_is_a_bad_annotation() {
+    let dir = tempfile::tempdir().unwrap();
+    image::RgbImage::new(10, 8)
+        .save(dir.path().join("o.png"))
+        .unwrap();
+    let json = serde_json::json!({
+        "shapes": [
+            {"label": "gone", "points": [[20, 20], [30, 20], [25, 28]], "shape_type": "polygon"},
+            {"label": "kept", "points": [[1, 1], [5, 5]], "shape_type": "rectangle"}
+        ],
+        "imagePath": "o.png", "imageWidth": 10, "imageHeight": 8
+    });
+    std::fs::write(dir.path().join("o.json"), json.to_string()).unwrap();
+    let e = read(&options(DatasetFormat::Labelme, dir.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("o.json") && e.contains("covers no pixel"), "{e}");
+    let skip = InputOptions {
+        on_bad_sample: OnBadSample::Skip,
+        ..options(DatasetFormat::Labelme, dir.path())
+    };
+    let (sets, _) = read(&skip).unwrap();
+    assert_eq!(sets[0].images[0].annotations.len(), 1);
+}

@@ -263,6 +263,18 @@ pub fn assemble(
     for (k, (img, drawn_val)) in images.into_iter().zip(drawn).enumerate() {
         let mut annotations = Vec::new();
         for (j, a) in img.instances.into_iter().enumerate() {
+            if a.mask.area() == 0 {
+                let d = format!(
+                    "a '{}' shape of {} covers no pixel of the {}x{} image (it lies outside it, \
+                     or is thinner than a pixel)",
+                    a.class, img.file_name, img.width, img.height
+                );
+                log.bad(
+                    Problem::new(ProblemKind::EmptyMask, &img.origin, d).annotation(j),
+                    Skipped::Annotation,
+                )?;
+                continue;
+            }
             match categories.iter().position(|c| c.name == a.class) {
                 Some(p) => annotations.push(Instance::from_mask(p as u32 + 1, a.mask, a.iscrowd)),
                 None => {
