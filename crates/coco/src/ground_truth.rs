@@ -94,7 +94,7 @@ impl CocoGt {
         if let Some((idx, im)) = images
             .iter()
             .enumerate()
-            .find(|(_, im)| im.height as u64 * im.width as u64 > u32::MAX as u64)
+            .find(|(_, im)| !crate::rle::addressable(im.width, im.height))
         {
             return Err(CocoError::Invalid {
                 what: format!("images[{idx}] (id {})", im.id),

@@ -21,7 +21,7 @@ pub use crop::MaskCrop;
 pub use error::CocoError;
 pub use ground_truth::{CocoGt, GtAnnotation, results_to_json};
 pub use lenient::LenientInstances;
-pub use rle::{Rle, RleError, bbox_iou, iou};
+pub use rle::{Rle, RleError, addressable, bbox_iou, iou};
 pub use schema::{
     Annotation, Category, Counts, Detection, Image, Instances, RawSegmentation, ResultRecord,
     Segmentation,

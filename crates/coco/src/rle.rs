@@ -49,6 +49,13 @@ pub struct Rle {
     pub counts: Vec<u32>,
 }
 
+/// Whether a `w` x `h` image fits COCO masks: their runs and polygon rasterisation use 32-bit
+/// pixel positions (as pycocotools' maskApi.c), so a mask of more than 2^32 pixels would be
+/// silently wrong. Every reader refuses larger images with this test.
+pub fn addressable(w: u32, h: u32) -> bool {
+    w as u64 * h as u64 <= u32::MAX as u64
+}
+
 impl Rle {
     /// rleEncode: `mask` is row-major `h*w`; any nonzero byte is foreground.
     ///

@@ -124,6 +124,17 @@ pub fn checked_size(
         }
     };
     let size = info.size(apply_exif);
+    if !mrcnn_coco::addressable(size.0, size.1) {
+        let d = format!(
+            "its header says {}x{} pixels: more than 2^32, more than COCO masks can address",
+            size.0, size.1
+        );
+        log.bad(
+            Problem::new(ProblemKind::CorruptImage, path, d),
+            Skipped::Image,
+        )?;
+        return Ok(None);
+    }
     if let Some((w, h)) = declared
         && (w, h) != size
     {

@@ -86,8 +86,7 @@ pub fn read_coco_str(
             log.bad(bad(ProblemKind::BadRecord, d), Skipped::Image)?;
             continue;
         }
-        if im.width as u64 * im.height as u64 > u32::MAX as u64 {
-            // Polygons are rasterised with 32-bit pixel positions, as pycocotools.
+        if !mrcnn_coco::addressable(im.width, im.height) {
             let d = format!(
                 "image {id} has size {}x{}: more than 2^32 pixels, more than COCO masks can address",
                 im.width, im.height

@@ -244,6 +244,14 @@ fn parse_example(
         )?;
         return Ok(None);
     };
+    if !mrcnn_coco::addressable(iw, ih) {
+        let d = format!(
+            "its image header says {iw}x{ih}: more than 2^32 pixels, more than COCO masks can \
+             address"
+        );
+        log.bad(bad(ProblemKind::CorruptImage, d), Skipped::Image)?;
+        return Ok(None);
+    }
     let (w, h) = (
         ints(ex, "image/width").first().copied(),
         ints(ex, "image/height").first().copied(),
