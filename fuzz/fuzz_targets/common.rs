@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use mrcnn_coco::Rle;
 use mrcnn_data::coco::{read_coco_str, to_instances};
 use mrcnn_data::{Dataset, OnBadSample, ProblemLog};
-use mrcnn_coco::Rle;
 
 /// Invariants every dataset a reader returns must hold, whatever the input.
 pub fn check_dataset(ds: &Dataset) {
