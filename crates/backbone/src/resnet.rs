@@ -1,5 +1,11 @@
 //! ResNet body (torchvision layer names: `conv1`, `bn1`, `layer1..layer4`, blocks with
 //! `conv1..conv3`, `bn1..bn3`, `downsample`), returning the outputs of layer1..layer4 (C2-C5).
+//!
+//! Two layouts share it (`backbone.layout`): torchvision's, and TF-slim's `resnet_v1` as the
+//! TensorFlow Object Detection API builds it (stride at the end of a stage, subsampled shortcuts,
+//! SAME max-pool). `backbone.output_stride` turns late strides into dilations in either. TF-slim
+//! pads a strided convolution explicitly by `(k - 1) / 2` on each side (`conv2d_same`) and a
+//! stride-1 one with SAME, which for odd kernels is the same symmetric padding used here.
 
 use crate::frozen_bn::FrozenBatchNorm2d;
 use burn::nn::PaddingConfig2d;
@@ -8,15 +14,41 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
-use mrcnn_config::{BackboneConfig, BlockKind};
+use mrcnn_config::{BackboneConfig, BlockKind, ResNetLayout};
 
 fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
-    let p = k / 2;
+    dilated_conv(cin, cout, k, stride, 1, device)
+}
+
+fn dilated_conv(
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    dilation: usize,
+    device: &Device,
+) -> Conv2d {
+    let p = dilation * (k / 2);
     Conv2dConfig::new([cin, cout], [k, k])
         .with_stride([stride, stride])
+        .with_dilation([dilation, dilation])
         .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
         .with_bias(false)
         .init(device)
+}
+
+/// The shape of one block: widths, stride, dilation and where things sit.
+#[derive(Debug, Clone, Copy)]
+struct BlockShape {
+    kind: BlockKind,
+    cin: usize,
+    width: usize,
+    cout: usize,
+    stride: usize,
+    dilation: usize,
+    stride_in_1x1: bool,
+    layout: ResNetLayout,
+    eps: f32,
 }
 
 /// The 1x1 projection of a block whose shape changes (torchvision `downsample.0`, `.1`).
@@ -36,36 +68,46 @@ pub struct Block {
     pub conv3: Option<Conv2d>,
     pub bn3: Option<FrozenBatchNorm2d>,
     pub downsample: Option<Downsample>,
+    /// Stride of the shortcut when it is the input itself (TF-slim's `subsample`), else 1.
+    pub subsample: usize,
 }
 
 impl Block {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        kind: BlockKind,
-        cin: usize,
-        width: usize,
-        cout: usize,
-        stride: usize,
-        stride_in_1x1: bool,
-        eps: f32,
-        device: &Device,
-    ) -> Self {
-        let downsample = (stride != 1 || cin != cout).then(|| Downsample {
+    fn new(b: BlockShape, device: &Device) -> Self {
+        let BlockShape {
+            kind,
+            cin,
+            width,
+            cout,
+            stride,
+            dilation,
+            eps,
+            ..
+        } = b;
+        // torchvision projects whenever the shape changes; TF-slim only when the width does, and
+        // subsamples the input (a 1x1 max-pool with the stride) when only the size does.
+        let project = match b.layout {
+            ResNetLayout::Torchvision => stride != 1 || cin != cout,
+            ResNetLayout::TfSlim => cin != cout,
+        };
+        let downsample = project.then(|| Downsample {
             conv: conv(cin, cout, 1, stride, device),
             bn: FrozenBatchNorm2d::new(cout, eps, device),
         });
+        let subsample = if project { 1 } else { stride };
         match kind {
             BlockKind::Basic => Self {
-                conv1: conv(cin, width, 3, stride, device),
+                conv1: dilated_conv(cin, width, 3, stride, dilation, device),
                 bn1: FrozenBatchNorm2d::new(width, eps, device),
-                conv2: conv(width, width, 3, 1, device),
+                conv2: dilated_conv(width, width, 3, 1, dilation, device),
                 bn2: FrozenBatchNorm2d::new(width, eps, device),
                 conv3: None,
                 bn3: None,
                 downsample,
+                subsample,
             },
             BlockKind::Bottleneck => {
-                let (s1, s3) = if stride_in_1x1 {
+                let (s1, s3) = if b.stride_in_1x1 {
                     (stride, 1)
                 } else {
                     (1, stride)
@@ -73,11 +115,12 @@ impl Block {
                 Self {
                     conv1: conv(cin, width, 1, s1, device),
                     bn1: FrozenBatchNorm2d::new(width, eps, device),
-                    conv2: conv(width, width, 3, s3, device),
+                    conv2: dilated_conv(width, width, 3, s3, dilation, device),
                     bn2: FrozenBatchNorm2d::new(width, eps, device),
                     conv3: Some(conv(width, cout, 1, 1, device)),
                     bn3: Some(FrozenBatchNorm2d::new(cout, eps, device)),
                     downsample,
+                    subsample,
                 }
             }
         }
@@ -86,6 +129,10 @@ impl Block {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
             Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            None if self.subsample > 1 => max_pool2d(
+                x.clone(),
+                MaxPoolOptions::new([1, 1]).with_stride([self.subsample, self.subsample]),
+            ),
             None => x.clone(),
         };
         let mut out = relu(self.bn1.forward(self.conv1.forward(x)));
@@ -105,31 +152,33 @@ pub struct ResNet {
     pub layer2: Vec<Block>,
     pub layer3: Vec<Block>,
     pub layer4: Vec<Block>,
+    /// The stem's max-pool uses TensorFlow's SAME padding (TF-slim layout).
+    pub same_pool: bool,
 }
 
 impl ResNet {
     pub fn new(cfg: &BackboneConfig, device: &Device) -> mrcnn_core::Result<Self> {
-        let (blocks, kind) = cfg.stages()?;
+        let (_, kind) = cfg.stages()?;
         let outs = cfg.stage_out_channels()?;
-        let eps = cfg.norm_eps;
+        let plan = cfg.block_strides()?;
         let mut cin = cfg.stem_channels;
         let mut layers: Vec<Vec<Block>> = Vec::with_capacity(4);
-        for (stage, (&n, &cout)) in blocks.iter().zip(&outs).enumerate() {
+        for (stage, (units, &cout)) in plan.iter().zip(&outs).enumerate() {
             let width = cfg.base_width << stage;
-            let stride = if stage == 0 { 1 } else { 2 };
-            let mut layer = Vec::with_capacity(n);
-            for i in 0..n {
-                let s = if i == 0 { stride } else { 1 };
-                layer.push(Block::new(
+            let mut layer = Vec::with_capacity(units.len());
+            for &(stride, dilation) in units {
+                let shape = BlockShape {
                     kind,
                     cin,
                     width,
                     cout,
-                    s,
-                    cfg.stride_in_1x1,
-                    eps,
-                    device,
-                ));
+                    stride,
+                    dilation,
+                    stride_in_1x1: cfg.stride_in_1x1,
+                    layout: cfg.layout,
+                    eps: cfg.norm_eps,
+                };
+                layer.push(Block::new(shape, device));
                 cin = cout;
             }
             layers.push(layer);
@@ -138,30 +187,52 @@ impl ResNet {
         let mut next = || it.next().expect("four stages");
         Ok(Self {
             conv1: conv(3, cfg.stem_channels, 7, 2, device),
-            bn1: FrozenBatchNorm2d::new(cfg.stem_channels, eps, device),
+            bn1: FrozenBatchNorm2d::new(cfg.stem_channels, cfg.norm_eps, device),
             layer1: next(),
             layer2: next(),
             layer3: next(),
             layer4: next(),
+            same_pool: cfg.layout == ResNetLayout::TfSlim,
         })
     }
 
-    /// C2, C3, C4, C5.
-    pub fn forward(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
+    /// The stem: conv1, frozen BN, ReLU and the 3x3 stride-2 max-pool (torchvision pads it by 1
+    /// on each side; TensorFlow's SAME pads `max(0, (ceil(n/2) - 1) * 2 + 3 - n)` split with the
+    /// larger half at the end: `(0, 1)` for an even side, `(1, 1)` for an odd one).
+    pub fn stem(&self, x: Tensor<4>) -> Tensor<4> {
         let x = relu(self.bn1.forward(self.conv1.forward(x)));
-        let mut x = max_pool2d(
-            x,
-            MaxPoolOptions::new([3, 3])
-                .with_stride([2, 2])
-                .with_padding([1, 1]),
-        );
-        let mut outs = Vec::with_capacity(4);
-        for layer in [&self.layer1, &self.layer2, &self.layer3, &self.layer4] {
+        let [_, _, h, w] = x.dims();
+        let same = |n: usize| {
+            let total = ((n.div_ceil(2) - 1) * 2 + 3).saturating_sub(n);
+            (total / 2, total - total / 2)
+        };
+        let mut options = MaxPoolOptions::new([3, 3]).with_stride([2, 2]);
+        options.padding = if self.same_pool {
+            [same(h), same(w)]
+        } else {
+            [(1, 1), (1, 1)]
+        };
+        max_pool2d(x, options)
+    }
+
+    /// The stem and the first `stages` stages (1..=4); returns each stage's output.
+    pub fn forward_stages(&self, x: Tensor<4>, stages: usize) -> Vec<Tensor<4>> {
+        let mut x = self.stem(x);
+        let mut outs = Vec::with_capacity(stages);
+        for layer in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
+            .into_iter()
+            .take(stages)
+        {
             for block in layer {
                 x = block.forward(x);
             }
             outs.push(x.clone());
         }
         outs
+    }
+
+    /// C2, C3, C4, C5.
+    pub fn forward(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
+        self.forward_stages(x, 4)
     }
 }

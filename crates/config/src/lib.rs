@@ -65,7 +65,8 @@ pub use load::{load_experiment, load_model_config, model_config_from_str};
 pub use model::{ModelSection, WeightsFormat};
 pub use model_config::{
     AnchorConfig, BackboneConfig, BlockKind, DegenerateBoxes, FpnConfig, InputConfig,
-    MaskHeadConfig, ModelConfig, PixelFormat, PoolerConfig, RoiHeadsConfig, RpnConfig,
+    MaskHeadConfig, ModelConfig, PixelFormat, PoolerConfig, ResNetLayout, Resizer, RoiHeadsConfig,
+    RpnConfig,
 };
 pub use run::{CheckpointSection, EvalSection, LoaderSection, LogSection};
 pub use solver::{ScheduleKind, SolverSection};

@@ -49,6 +49,21 @@ pub enum PixelFormat {
     Rgb01,
     /// BGR in [0, 255] (Detectron2's default).
     Bgr255,
+    /// RGB in [0, 255] (the TensorFlow Object Detection API).
+    Rgb255,
+}
+
+/// How an image is resized to `input.min_size` / `input.max_size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resizer {
+    /// torchvision: scale `min(min_size / short, max_size / long)`, sides `floor(side * scale)`,
+    /// bilinear with half-pixel centres (`align_corners = False`).
+    Torchvision,
+    /// The TensorFlow Object Detection API's `keep_aspect_ratio_resizer`: scale
+    /// `min(min_size / short, max_size / long)`, sides rounded half to even (float32, as its
+    /// graph computes them), TF1's bilinear without half-pixel centres.
+    TfKeepAspectRatio,
 }
 
 /// The input transform (torchvision's `GeneralizedRCNNTransform`).
@@ -62,6 +77,7 @@ pub struct InputConfig {
     pub pixel_mean: [f32; 3],
     pub pixel_std: [f32; 3],
     pub format: PixelFormat,
+    pub resizer: Resizer,
     /// The batch is padded to a multiple of this.
     pub size_divisible: usize,
     /// Training: what to do with a gt box of zero width or height (after resizing).
@@ -86,6 +102,7 @@ impl Default for InputConfig {
             pixel_mean: [0.485, 0.456, 0.406],
             pixel_std: [0.229, 0.224, 0.225],
             format: PixelFormat::Rgb01,
+            resizer: Resizer::Torchvision,
             size_divisible: 32,
             degenerate_boxes: DegenerateBoxes::Error,
         }
@@ -121,6 +138,27 @@ pub struct BackboneConfig {
     /// Number of trainable stages counted from layer4 (torchvision's `trainable_layers`, 0..5):
     /// 3 trains layer2..layer4 and freezes the stem and layer1.
     pub trainable_layers: usize,
+    /// Where strides and projections sit: torchvision's ResNet or TF-slim's `resnet_v1`.
+    pub layout: ResNetLayout,
+    /// Total stride of the deepest stage: 32 (plain), 16 or 8. Strides beyond it become atrous
+    /// (dilated) 3x3 convolutions, as TF-slim's `output_stride` (the OD API's
+    /// `first_stage_features_stride`) and torchvision's `replace_stride_with_dilation` do.
+    pub output_stride: usize,
+}
+
+/// Where a ResNet puts its strides, its projections and its stem padding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResNetLayout {
+    /// torchvision, Detectron2, MMDetection: the stride in the first block of layer2..layer4, a
+    /// 1x1 projection wherever the stride or the width changes, the stem's 3x3 max-pool padded by
+    /// 1 on each side.
+    Torchvision,
+    /// TF-slim `resnet_v1` (the TensorFlow Object Detection API's Faster/Mask R-CNN): the stride
+    /// in the 3x3 conv of the *last* unit of block1..block3, a projection only where the width
+    /// changes (a strided unit keeps its width, so its shortcut is the input subsampled), the
+    /// stem's max-pool with TensorFlow's SAME padding (the extra row and column at the end).
+    TfSlim,
 }
 
 impl Default for BackboneConfig {
@@ -134,6 +172,8 @@ impl Default for BackboneConfig {
             stride_in_1x1: false,
             norm_eps: 1e-5,
             trainable_layers: 3,
+            layout: ResNetLayout::Torchvision,
+            output_stride: 32,
         }
     }
 }
@@ -174,6 +214,46 @@ impl BackboneConfig {
             BlockKind::Bottleneck => 4,
         };
         Ok(std::array::from_fn(|i| (self.base_width * expansion) << i))
+    }
+
+    /// `(stride, dilation)` of every block of layer1..layer4, as TF-slim's `stack_blocks_dense`
+    /// assigns them: the stem has stride 4; once the running stride reaches `output_stride`, a
+    /// block's nominal stride becomes 1 and multiplies the dilation of the blocks after it.
+    pub fn block_strides(&self) -> Result<[Vec<(usize, usize)>; 4], InvalidValue> {
+        let (blocks, kind) = self.stages()?;
+        if ![8, 16, 32].contains(&self.output_stride) {
+            return Err(InvalidValue::new(
+                "backbone.output_stride",
+                format!("= {}: use 8, 16 or 32", self.output_stride),
+            ));
+        }
+        if self.layout == ResNetLayout::TfSlim && kind == BlockKind::Basic {
+            return Err(InvalidValue::new(
+                "backbone.layout",
+                "= \"tf_slim\" needs bottleneck blocks (TF-slim's resnet_v1 has no basic block)"
+                    .to_string(),
+            ));
+        }
+        let (mut current, mut rate) = (4, 1);
+        Ok(std::array::from_fn(|stage| {
+            (0..blocks[stage])
+                .map(|i| {
+                    let nominal = match self.layout {
+                        ResNetLayout::Torchvision if stage > 0 && i == 0 => 2,
+                        ResNetLayout::TfSlim if stage < 3 && i + 1 == blocks[stage] => 2,
+                        _ => 1,
+                    };
+                    if current == self.output_stride {
+                        let unit = (1, rate);
+                        rate *= nominal;
+                        unit
+                    } else {
+                        current *= nominal;
+                        (nominal, 1)
+                    }
+                })
+                .collect()
+        }))
     }
 }
 
@@ -386,7 +466,7 @@ impl ModelConfig {
                 ),
             );
         }
-        self.backbone.stages()?;
+        self.backbone.block_strides()?;
         let at_least_one = [
             ("backbone.stem_channels", self.backbone.stem_channels),
             ("backbone.base_width", self.backbone.base_width),
@@ -425,6 +505,15 @@ impl ModelConfig {
             if v == 0 {
                 return bad(key, "= 0: it must be at least 1".into());
             }
+        }
+        if self.backbone.layout != ResNetLayout::Torchvision || self.backbone.output_stride != 32 {
+            return bad(
+                "backbone.layout",
+                "/ backbone.output_stride: the FPN takes layer1..layer4 at strides 4, 8, 16 and \
+                 32, so it needs layout = \"torchvision\" and output_stride = 32 (the TF-slim \
+                 layout and atrous strides are for the OD API's single-level C4 model)"
+                    .into(),
+            );
         }
         if self.backbone.trainable_layers > 5 {
             return bad(
@@ -654,5 +743,46 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.backbone.stage_out_channels().unwrap(), [32, 64, 128, 256]);
+    }
+
+    #[test]
+    fn block_strides_follow_tf_slim_stack_blocks_dense() {
+        // resnet_v1_101 with output_stride 8: block1 ends with stride 2 (4 -> 8), block2's last
+        // stride becomes rate 2 for block3, block3's last stride makes rate 4 (for block4).
+        let mut b = BackboneConfig {
+            depth: 101,
+            layout: ResNetLayout::TfSlim,
+            output_stride: 8,
+            ..BackboneConfig::default()
+        };
+        let plan = b.block_strides().unwrap();
+        assert_eq!(plan[0], vec![(1, 1), (1, 1), (2, 1)]);
+        assert_eq!(plan[1], vec![(1, 1); 4]);
+        assert_eq!(plan[2], vec![(1, 2); 23]);
+        assert_eq!(plan[3], vec![(1, 4); 3]);
+        b.output_stride = 16;
+        let plan = b.block_strides().unwrap();
+        assert_eq!(plan[1][3], (2, 1));
+        assert_eq!(plan[2], vec![(1, 1); 23]);
+        assert_eq!(plan[3], vec![(1, 2); 3]);
+        // torchvision's replace_stride_with_dilation = [False, True, True]: the first block of
+        // a dilated layer keeps the previous dilation.
+        b.layout = ResNetLayout::Torchvision;
+        b.output_stride = 8;
+        let plan = b.block_strides().unwrap();
+        assert_eq!(plan[1][0], (2, 1));
+        assert_eq!(plan[2][0], (1, 1));
+        assert_eq!(plan[2][1], (1, 2));
+        assert_eq!(plan[3][0], (1, 2));
+        assert_eq!(plan[3][1], (1, 4));
+        b.output_stride = 32;
+        let plan = b.block_strides().unwrap();
+        assert_eq!(plan.map(|p| p[0]), [(1, 1), (2, 1), (2, 1), (2, 1)]);
+        b.output_stride = 4;
+        let e = b.block_strides().unwrap_err().to_string();
+        assert!(
+            e.contains("backbone.output_stride") && e.contains("8, 16 or 32"),
+            "{e}"
+        );
     }
 }

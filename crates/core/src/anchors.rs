@@ -9,6 +9,53 @@
 use crate::BoxXyxy;
 use mrcnn_config::AnchorConfig;
 
+/// The TensorFlow Object Detection API's `GridAnchorGenerator`: one feature map, anchors of
+/// `height = scale / sqrt(ratio) * base[0]`, `width = scale * sqrt(ratio) * base[1]` (its aspect
+/// ratio is width / height, the inverse of torchvision's), ratio-major then scale, centred at
+/// `i * stride + offset` (pixels, `[y, x]` pairs), not rounded. Returned as `[x1, y1, x2, y2]`,
+/// location-major as everywhere here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TfGridAnchors {
+    pub scales: Vec<f32>,
+    pub aspect_ratios: Vec<f32>,
+    /// `[height, width]` of the anchor of scale 1 and ratio 1.
+    pub base_size: [f32; 2],
+    /// `[y, x]`.
+    pub stride: [f32; 2],
+    /// `[y, x]`: the centre of the first cell.
+    pub offset: [f32; 2],
+}
+
+impl TfGridAnchors {
+    /// Anchors per location.
+    pub fn num_anchors(&self) -> usize {
+        self.scales.len() * self.aspect_ratios.len()
+    }
+
+    /// All anchors of a `[height, width]` feature map (`generate([(h, w)])`).
+    pub fn generate(&self, grid: [usize; 2]) -> Vec<BoxXyxy> {
+        // (height, width) of each cell anchor, in the generator's float32 operation order.
+        let mut sizes = Vec::with_capacity(self.num_anchors());
+        for &r in &self.aspect_ratios {
+            let root = r.sqrt();
+            for &s in &self.scales {
+                sizes.push((s / root * self.base_size[0], s * root * self.base_size[1]));
+            }
+        }
+        let mut out = Vec::with_capacity(grid[0] * grid[1] * sizes.len());
+        for y in 0..grid[0] {
+            let cy = y as f32 * self.stride[0] + self.offset[0];
+            for x in 0..grid[1] {
+                let cx = x as f32 * self.stride[1] + self.offset[1];
+                for &(h, w) in &sizes {
+                    out.push([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h]);
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Cell anchors (centred on the origin) of one level.
 pub fn cell_anchors(sizes: &[f32], ratios: &[f32], rounded: bool) -> Vec<BoxXyxy> {
     let mut out = Vec::with_capacity(sizes.len() * ratios.len());

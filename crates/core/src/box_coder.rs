@@ -1,5 +1,11 @@
 //! The box coder: (dx, dy, dw, dh) deltas between boxes, with per-coordinate weights and the
 //! log(1000/16) clamp, exactly as torchvision's `BoxCoder` (float32, no +1 on widths).
+//!
+//! The TensorFlow Object Detection API's `FasterRcnnBoxCoder` is the same maths in another
+//! order: its codes are `(ty, tx, th, tw)` with `scale_factors` `(sy, sx, sh, sw)` (weights
+//! `[sx, sy, sw, sh]` here; the importer reorders a predictor's outputs), it adds `1e-8` to every
+//! width and height before encoding (so a zero-height box gets a finite code), and it does not
+//! clamp when decoding: [`BoxCoder::tf_od_api`].
 
 use crate::BoxXyxy;
 
@@ -7,6 +13,8 @@ use crate::BoxXyxy;
 pub struct BoxCoder {
     pub weights: [f32; 4],
     pub bbox_xform_clip: f32,
+    /// Added to the widths and heights of both boxes before encoding (0 in torchvision).
+    pub size_eps: f32,
 }
 
 impl BoxCoder {
@@ -14,6 +22,18 @@ impl BoxCoder {
         Self {
             weights,
             bbox_xform_clip,
+            size_eps: 0.0,
+        }
+    }
+
+    /// The OD API's `FasterRcnnBoxCoder(scale_factors = [sy, sx, sh, sw])` (`None` is all ones):
+    /// epsilon `1e-8` on sizes, no clamp.
+    pub fn tf_od_api(scale_factors: Option<[f32; 4]>) -> Self {
+        let [sy, sx, sh, sw] = scale_factors.unwrap_or([1.0; 4]);
+        Self {
+            weights: [sx, sy, sw, sh],
+            bbox_xform_clip: f32::INFINITY,
+            size_eps: 1e-8,
         }
     }
 
@@ -28,6 +48,7 @@ impl BoxCoder {
         let gt_h = gt[3] - gt[1];
         let gt_cx = gt[0] + 0.5 * gt_w;
         let gt_cy = gt[1] + 0.5 * gt_h;
+        let [ex_w, ex_h, gt_w, gt_h] = [ex_w, ex_h, gt_w, gt_h].map(|v| v + self.size_eps);
         [
             wx * (gt_cx - ex_cx) / ex_w,
             wy * (gt_cy - ex_cy) / ex_h,

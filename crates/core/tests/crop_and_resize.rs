@@ -6,40 +6,8 @@ use std::path::Path;
 
 use burn::prelude::*;
 use mrcnn_core::crop_and_resize::crop_and_resize;
-use mrcnn_testing::{assert_close, devices, gpu_time_limit};
+use mrcnn_testing::{assert_close, devices, gpu_time_limit, json_array as values, nhwc_to_nchw};
 use serde_json::Value;
-
-fn values(v: &Value) -> (Vec<usize>, Vec<f32>) {
-    let shape = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect();
-    let vals = v["values"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect();
-    (shape, vals)
-}
-
-/// NHWC (TensorFlow) -> NCHW (here), as a flat vector.
-fn nhwc_to_nchw(s: &[usize], v: &[f32]) -> Vec<f32> {
-    let (n, h, w, c) = (s[0], s[1], s[2], s[3]);
-    let mut out = vec![0.0; v.len()];
-    for b in 0..n {
-        for y in 0..h {
-            for x in 0..w {
-                for ch in 0..c {
-                    out[((b * c + ch) * h + y) * w + x] = v[((b * h + y) * w + x) * c + ch];
-                }
-            }
-        }
-    }
-    out
-}
 
 #[test]
 fn crop_and_resize_matches_tensorflow() {

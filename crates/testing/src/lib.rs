@@ -83,6 +83,40 @@ impl Fixture {
     }
 }
 
+/// A `{"shape": [...], "values": [...]}` array of the TensorFlow fixtures (JSON, written by the
+/// `tools/reference/make_tf_*` and `make_crop_and_resize_fixtures.py` scripts).
+pub fn json_array(v: &serde_json::Value) -> (Vec<usize>, Vec<f32>) {
+    let field = |k: &str| {
+        v[k].as_array()
+            .unwrap_or_else(|| panic!("fixture array without `{k}`: {v:.80}"))
+    };
+    let shape = field("shape")
+        .iter()
+        .map(|d| d.as_u64().expect("a dimension") as usize)
+        .collect();
+    let vals = field("values")
+        .iter()
+        .map(|x| x.as_f64().expect("a number") as f32)
+        .collect();
+    (shape, vals)
+}
+
+/// NHWC (TensorFlow) -> NCHW (here), as a flat vector.
+pub fn nhwc_to_nchw(s: &[usize], v: &[f32]) -> Vec<f32> {
+    let (n, h, w, c) = (s[0], s[1], s[2], s[3]);
+    let mut out = vec![0.0; v.len()];
+    for b in 0..n {
+        for y in 0..h {
+            for x in 0..w {
+                for ch in 0..c {
+                    out[((b * c + ch) * h + y) * w + x] = v[((b * h + y) * w + x) * c + ch];
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Asserts `|a - b| <= tol * max(1, max|b|)` everywhere.
 pub fn assert_close(what: &str, a: &[f32], b: &[f32], tol: f32) {
     assert_eq!(

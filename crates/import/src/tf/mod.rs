@@ -3,9 +3,11 @@
 //! TensorBundle on top of it (tensor entries pointing into `.data-NNNNN-of-NNNNN` shards),
 //! and [`graph`] the constants of a frozen `GraphDef` (`frozen_inference_graph.pb`). The OD
 //! API's `pipeline.config` is protobuf text format, parsed by `mrcnn_config::text_format`.
+//! [`slim`] maps the TF-slim ResNet variable names onto torchvision's.
 
 pub mod bundle;
 pub mod graph;
+pub mod slim;
 pub mod table;
 
 pub use bundle::{BundleTensor, TfDtype, read_bundle};
