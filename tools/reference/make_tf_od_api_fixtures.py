@@ -217,8 +217,12 @@ def load_od_api(od_api):
     return mods, files
 
 
-def make_extractor_class(m):
-    """The OD API's ResNet-v1 extractor with only block4 of the second stage narrowed."""
+def make_narrow_extractor(m):
+    """The OD API's ResNet-v1 extractor with only block4 of the second stage narrowed.
+
+    Returns (NarrowFeatureExtractor, narrow_resnet_v1_101); m needs .fe (the OD API's
+    models.faster_rcnn_resnet_v1_feature_extractor), .resnet_utils and .resnet_v1 (slim nets).
+    Also used by make_tf_od_api_model_fixtures.py."""
     import tf_slim as slim  # the module the OD API files import as `slim`
 
     resnet_utils, resnet_v1 = m.resnet_utils, m.resnet_v1
@@ -259,6 +263,12 @@ def make_extractor_class(m):
                                    include_root_block=True, spatial_squeeze=spatial_squeeze,
                                    store_non_strided_activations=store_non_strided_activations,
                                    reuse=reuse, scope=scope)
+
+    return NarrowFeatureExtractor, narrow_resnet_v1_101
+
+
+def make_extractor_class(m):
+    NarrowFeatureExtractor, narrow_resnet_v1_101 = make_narrow_extractor(m)
 
     def build(stride):
         return NarrowFeatureExtractor('resnet_v1_101', narrow_resnet_v1_101, is_training=False,

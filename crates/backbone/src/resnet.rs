@@ -144,6 +144,53 @@ impl Block {
     }
 }
 
+/// The blocks of one stage (0-based) with the given `(stride, dilation)` per block.
+fn stage_blocks(
+    cfg: &BackboneConfig,
+    stage: usize,
+    units: &[(usize, usize)],
+    device: &Device,
+) -> mrcnn_core::Result<Vec<Block>> {
+    let (_, kind) = cfg.stages()?;
+    let outs = cfg.stage_out_channels()?;
+    let mut cin = if stage == 0 {
+        cfg.stem_channels
+    } else {
+        outs[stage - 1]
+    };
+    let width = cfg.base_width << stage;
+    Ok(units
+        .iter()
+        .map(|&(stride, dilation)| {
+            let shape = BlockShape {
+                kind,
+                cin,
+                width,
+                cout: outs[stage],
+                stride,
+                dilation,
+                stride_in_1x1: cfg.stride_in_1x1,
+                layout: cfg.layout,
+                eps: cfg.norm_eps,
+            };
+            cin = outs[stage];
+            Block::new(shape, device)
+        })
+        .collect())
+}
+
+/// layer4 as a box head on pooled crops (the C4 model's second stage): no dilation, and the
+/// stride of a plain ResNet (TF-slim's block4 has none; torchvision's layer4 halves the crop, as
+/// Detectron2's `res5` head does).
+pub fn head_stage(cfg: &BackboneConfig, device: &Device) -> mrcnn_core::Result<Vec<Block>> {
+    let plain = BackboneConfig {
+        output_stride: 32,
+        ..cfg.clone()
+    };
+    let plan = plain.block_strides()?;
+    stage_blocks(&plain, 3, &plan[3], device)
+}
+
 #[derive(Module, Debug)]
 pub struct ResNet {
     pub conv1: Conv2d,
@@ -158,33 +205,27 @@ pub struct ResNet {
 
 impl ResNet {
     pub fn new(cfg: &BackboneConfig, device: &Device) -> mrcnn_core::Result<Self> {
-        let (_, kind) = cfg.stages()?;
-        let outs = cfg.stage_out_channels()?;
+        Self::with_stages(cfg, 4, device)
+    }
+
+    /// The stem and the first `stages` stages (the later ones left empty): the C4 model's
+    /// body stops at layer3, its layer4 runs on the crops ([`head_stage`]).
+    pub fn with_stages(
+        cfg: &BackboneConfig,
+        stages: usize,
+        device: &Device,
+    ) -> mrcnn_core::Result<Self> {
         let plan = cfg.block_strides()?;
-        let mut cin = cfg.stem_channels;
-        let mut layers: Vec<Vec<Block>> = Vec::with_capacity(4);
-        for (stage, (units, &cout)) in plan.iter().zip(&outs).enumerate() {
-            let width = cfg.base_width << stage;
-            let mut layer = Vec::with_capacity(units.len());
-            for &(stride, dilation) in units {
-                let shape = BlockShape {
-                    kind,
-                    cin,
-                    width,
-                    cout,
-                    stride,
-                    dilation,
-                    stride_in_1x1: cfg.stride_in_1x1,
-                    layout: cfg.layout,
-                    eps: cfg.norm_eps,
-                };
-                layer.push(Block::new(shape, device));
-                cin = cout;
-            }
-            layers.push(layer);
-        }
-        let mut it = layers.into_iter();
-        let mut next = || it.next().expect("four stages");
+        let mut layers: Vec<Vec<Block>> = (0..4)
+            .map(|stage| {
+                if stage < stages {
+                    stage_blocks(cfg, stage, &plan[stage], device)
+                } else {
+                    Ok(Vec::new())
+                }
+            })
+            .collect::<mrcnn_core::Result<_>>()?;
+        let mut next = || layers.remove(0);
         Ok(Self {
             conv1: conv(3, cfg.stem_channels, 7, 2, device),
             bn1: FrozenBatchNorm2d::new(cfg.stem_channels, cfg.norm_eps, device),

@@ -36,6 +36,7 @@
 // cold path, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+mod c4;
 mod dataset;
 mod device;
 mod diagnose;
@@ -53,6 +54,7 @@ mod solver;
 pub mod text_format;
 mod validate;
 
+pub use c4::{Architecture, C4Config};
 pub use dataset::{
     ClassRule, DatasetFormat, DatasetSection, ExifPolicy, MaskFolderSection, OnBadSample,
     SynthSection,

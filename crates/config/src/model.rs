@@ -61,7 +61,8 @@ impl ModelSection {
 #[serde(rename_all = "lowercase")]
 pub enum WeightsFormat {
     /// By extension: `.pkl` is Detectron2, `.safetensors` and `.pth` are torchvision (an
-    /// MMDetection `.pth` must say `mmdet`).
+    /// MMDetection `.pth` must say `mmdet`), a folder, `.index`, `.data-*`, `.ckpt` or `.pb` the
+    /// TF OD API.
     #[default]
     Auto,
     /// torchvision's `maskrcnn_resnet50_fpn` state dict names.
@@ -70,20 +71,36 @@ pub enum WeightsFormat {
     Detectron2,
     /// An MMDetection checkpoint.
     Mmdet,
+    /// A TensorFlow Object Detection API checkpoint (`model.ckpt` prefix, `.index`, its folder,
+    /// or `frozen_inference_graph.pb`) of the C4 Faster/Mask R-CNN ResNet v1.
+    #[serde(rename = "tf-od-api")]
+    TfOdApi,
 }
 
 impl WeightsFormat {
     /// The names as written in TOML and on the command line.
-    pub const NAMES: &'static [&'static str] = &["auto", "torchvision", "detectron2", "mmdet"];
-    const ALL: [Self; 4] = [Self::Auto, Self::Torchvision, Self::Detectron2, Self::Mmdet];
+    pub const NAMES: &'static [&'static str] =
+        &["auto", "torchvision", "detectron2", "mmdet", "tf-od-api"];
+    const ALL: [Self; 5] = [
+        Self::Auto,
+        Self::Torchvision,
+        Self::Detectron2,
+        Self::Mmdet,
+        Self::TfOdApi,
+    ];
 
     /// `self`, or for `Auto` the format that the extension of `path` implies.
     pub fn resolve(self, path: &Path) -> WeightsFormat {
         if self != WeightsFormat::Auto {
             return self;
         }
+        let name = path.to_string_lossy();
         match path.extension().and_then(|e| e.to_str()) {
             Some(e) if e.eq_ignore_ascii_case("pkl") => WeightsFormat::Detectron2,
+            Some("index" | "pb" | "ckpt") => WeightsFormat::TfOdApi,
+            _ if path.is_dir() || name.contains(".data-") || name.ends_with(".ckpt") => {
+                WeightsFormat::TfOdApi
+            }
             _ => WeightsFormat::Torchvision,
         }
     }

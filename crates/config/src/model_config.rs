@@ -6,12 +6,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::c4::{Architecture, C4Config};
 use crate::error::InvalidValue;
 
 /// The whole Mask R-CNN architecture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
+    /// `fpn` (the default) or the TensorFlow Object Detection API's single-level `c4`.
+    pub architecture: Architecture,
     /// Number of classes *including* the background (class 0), as torchvision counts them.
     pub num_classes: usize,
     /// Optional class names for labels 1..num_classes (used in outputs and overlays).
@@ -23,11 +26,14 @@ pub struct ModelConfig {
     pub rpn: RpnConfig,
     pub roi_heads: RoiHeadsConfig,
     pub mask_head: MaskHeadConfig,
+    /// Values of the C4 architecture only.
+    pub c4: C4Config,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {
+            architecture: Architecture::Fpn,
             num_classes: 91,
             class_names: Vec::new(),
             input: InputConfig::default(),
@@ -37,6 +43,7 @@ impl Default for ModelConfig {
             rpn: RpnConfig::default(),
             roi_heads: RoiHeadsConfig::default(),
             mask_head: MaskHeadConfig::default(),
+            c4: C4Config::default(),
         }
     }
 }
@@ -325,6 +332,9 @@ pub struct RpnConfig {
     pub bbox_xform_clip: f32,
     /// Smooth-L1 beta of the box loss (torchvision 1/9; 0 = Detectron2's L1).
     pub smooth_l1_beta: f32,
+    /// Weights of the box coder's (dx, dy, dw, dh): 1 in torchvision's RPN, 10/10/5/5 in the
+    /// OD API's first stage.
+    pub bbox_reg_weights: [f32; 4],
 }
 
 impl Default for RpnConfig {
@@ -343,6 +353,7 @@ impl Default for RpnConfig {
             positive_fraction: 0.5,
             bbox_xform_clip: (1000.0f32 / 16.0).ln(),
             smooth_l1_beta: 1.0 / 9.0,
+            bbox_reg_weights: [1.0; 4],
         }
     }
 }
@@ -506,7 +517,10 @@ impl ModelConfig {
                 return bad(key, "= 0: it must be at least 1".into());
             }
         }
-        if self.backbone.layout != ResNetLayout::Torchvision || self.backbone.output_stride != 32 {
+        if self.architecture == Architecture::Fpn
+            && (self.backbone.layout != ResNetLayout::Torchvision
+                || self.backbone.output_stride != 32)
+        {
             return bad(
                 "backbone.layout",
                 "/ backbone.output_stride: the FPN takes layer1..layer4 at strides 4, 8, 16 and \
@@ -521,7 +535,9 @@ impl ModelConfig {
                 format!("= {}: use 0..=5", self.backbone.trainable_layers),
             );
         }
-        if self.anchors.sizes.len() != 5 {
+        if self.architecture == Architecture::C4 {
+            self.c4.validate()?;
+        } else if self.anchors.sizes.len() != 5 {
             return bad(
                 "anchors.sizes",
                 format!(
@@ -530,8 +546,10 @@ impl ModelConfig {
                 ),
             );
         }
-        let n = self.anchors.sizes[0].len();
-        if n == 0 || self.anchors.sizes.iter().any(|s| s.len() != n) {
+        let n = self.anchors.sizes.first().map_or(0, Vec::len);
+        if self.architecture == Architecture::Fpn
+            && (n == 0 || self.anchors.sizes.iter().any(|s| s.len() != n))
+        {
             return bad(
                 "anchors.sizes",
                 "needs the same, non-zero number of sizes on every level".into(),

@@ -182,3 +182,42 @@ fn solver_values_no_one_could_mean() {
         );
     }
 }
+
+#[test]
+fn every_preset_in_model_configs_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../model_configs");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            load_model_config(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 6, "{n} presets");
+}
+
+#[test]
+fn the_od_api_atrous_preset_is_the_sample_config() {
+    use mrcnn_config::{Architecture, C4Config, ResNetLayout, Resizer};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../model_configs");
+    let c = load_model_config(&dir.join("mask_rcnn_resnet101_atrous_tf.toml")).unwrap();
+    assert_eq!(c.architecture, Architecture::C4);
+    assert_eq!(c.c4, C4Config::default());
+    assert_eq!(c.num_classes, 91);
+    assert_eq!(c.class_names.len(), 90);
+    assert_eq!((c.input.min_size[0], c.input.max_size), (800, 1365));
+    assert_eq!(c.input.resizer, Resizer::TfKeepAspectRatio);
+    assert_eq!(c.backbone.layout, ResNetLayout::TfSlim);
+    assert_eq!((c.backbone.depth, c.backbone.output_stride), (101, 8));
+    assert_eq!(c.rpn.post_nms_top_n_test, 300);
+    assert_eq!(
+        (c.roi_heads.nms_thresh, c.roi_heads.detections_per_img),
+        (0.6, 300)
+    );
+    // The FPN needs the torchvision layout: a tf_slim FPN model is refused by name.
+    let e = model_config_from_str("[backbone]\nlayout = \"tf_slim\"\n", Path::new("x.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("backbone.layout"), "{e}");
+}

@@ -66,6 +66,50 @@ pub fn batched_nms(
     keep
 }
 
+/// Limits and window of [`tf_multiclass_nms`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TfNmsParams {
+    /// Candidates need a score above this.
+    pub score_thresh: f32,
+    pub iou_thresh: f32,
+    pub max_per_class: usize,
+    pub max_total: usize,
+    /// `[height, width]` the kept boxes are clipped to (those left with no area are dropped).
+    pub clip_hw: [f32; 2],
+}
+
+/// The TensorFlow Object Detection API's `multiclass_non_max_suppression` (unpadded, hard
+/// NMS): per class, NMS over the boxes scoring above the threshold (up to `max_per_class`),
+/// all classes' survivors sorted by score (stable: ties keep class then selection order), and
+/// only *then* clipped to the window, boxes of zero area dropped, and the best `max_total`
+/// kept. torchvision clips before its NMS; the OD API after, so both orders live here, one per
+/// caller. `classes[c]` holds `(boxes, scores)` of class `c`; returns `(box, score, class)`.
+pub fn tf_multiclass_nms(
+    classes: &[(Vec<BoxXyxy>, Vec<f32>)],
+    p: &TfNmsParams,
+) -> Vec<(BoxXyxy, f32, usize)> {
+    let mut kept = Vec::new();
+    for (c, (boxes, scores)) in classes.iter().enumerate() {
+        let cand: Vec<usize> = (0..boxes.len())
+            .filter(|&i| scores[i] > p.score_thresh)
+            .collect();
+        let b: Vec<BoxXyxy> = cand.iter().map(|&i| boxes[i]).collect();
+        let s: Vec<f32> = cand.iter().map(|&i| scores[i]).collect();
+        let mut keep = nms(&b, &s, p.iou_thresh);
+        keep.truncate(p.max_per_class);
+        kept.extend(keep.into_iter().map(|k| (b[k], s[k], c)));
+    }
+    kept.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let [h, w] = p.clip_hw;
+    let mut out: Vec<(BoxXyxy, f32, usize)> = kept
+        .into_iter()
+        .map(|(b, s, c)| (crate::boxes::clip(&b, h, w), s, c))
+        .filter(|(b, _, _)| crate::boxes::area(b) > 0.0)
+        .collect();
+    out.truncate(p.max_total);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +127,39 @@ mod tests {
             batched_nms(&b, &[0.9, 0.8, 0.7], &[0, 1, 0], 0.5),
             vec![0, 1, 2]
         );
+    }
+
+    #[test]
+    fn tf_multiclass_nms_clips_after_suppression() {
+        // Two boxes overlapping (IoU 0.81) before clipping; after clipping to 10x10 they would
+        // be identical. The OD API suppresses on the unclipped boxes, so the lower one is gone
+        // for IoU > 0.5 and kept for 0.9; a box outside the window is dropped after NMS.
+        let boxes = vec![
+            [0.0, 0.0, 10.0, 10.0],
+            [0.0, 0.0, 10.0, 12.0],
+            [20.0, 20.0, 30.0, 30.0],
+        ];
+        let classes = vec![(boxes, vec![0.9, 0.8, 0.95])];
+        let mut p = TfNmsParams {
+            score_thresh: 0.0,
+            iou_thresh: 0.5,
+            max_per_class: 10,
+            max_total: 10,
+            clip_hw: [10.0, 10.0],
+        };
+        let out = tf_multiclass_nms(&classes, &p);
+        assert_eq!(out, vec![([0.0, 0.0, 10.0, 10.0], 0.9, 0)]);
+        p.iou_thresh = 0.9;
+        let out = tf_multiclass_nms(&classes, &p);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1], ([0.0, 0.0, 10.0, 10.0], 0.8, 0));
+        // Per class, then by score across classes; the score threshold is strict.
+        let two = vec![
+            (vec![[0.0, 0.0, 5.0, 5.0]], vec![0.5]),
+            (vec![[0.0, 0.0, 5.0, 5.0]], vec![0.7]),
+            (vec![[1.0, 1.0, 5.0, 5.0]], vec![0.0]),
+        ];
+        let out = tf_multiclass_nms(&two, &p);
+        assert_eq!(out.iter().map(|o| o.2).collect::<Vec<_>>(), vec![1, 0]);
     }
 }

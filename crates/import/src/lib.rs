@@ -8,8 +8,8 @@
 //! the config differs from what the framework's weights expect. `mrcnn-model` applies the map to
 //! a model (`MaskRcnn::load`).
 //!
-//! [`tf`] reads TensorFlow checkpoints (TensorBundle: the OD API's `model.ckpt`) into named
-//! tensors; mapping them onto a model waits for the OD API's C4 architecture (issue 12).
+//! [`tf`] reads TensorFlow checkpoints (TensorBundle: the OD API's `model.ckpt`, or a frozen
+//! graph's constants) and maps the OD API's C4 Faster/Mask R-CNN onto torchvision's names.
 //!
 //! Modules depend one way: `ndarray` <- `value` <- `globals` <- `pickle` <- `detectron2`; the
 //! framework readers <- `layout`, `tensors`; this file uses them all.
@@ -72,13 +72,14 @@ pub fn read_checkpoint(
     path: &Path,
     opts: &ImportOptions,
 ) -> Result<Checkpoint> {
-    if !path.is_file() {
+    let format = format.resolve(path);
+    if format != WeightsFormat::TfOdApi && !path.is_file() {
         return Err(ImportError::weights(path, "no such file"));
     }
-    let format = format.resolve(path);
     let (conv, file_names) = match format {
         WeightsFormat::Detectron2 => (detectron2::read(path)?, None),
         WeightsFormat::Mmdet => mmdet::read(path)?,
+        WeightsFormat::TfOdApi => (tf::od_api::read(path)?, None),
         WeightsFormat::Torchvision | WeightsFormat::Auto => (torchvision::read(path)?, None),
     };
     let num_classes = layout::validate(&conv.tensors, path)?;

@@ -5,7 +5,7 @@
 //! difference as a hint (not an error: variants such as Detectron2's torchvision-style or
 //! MMDetection's caffe-style backbones legitimately differ).
 
-use mrcnn_config::{ModelConfig, PixelFormat, WeightsFormat};
+use mrcnn_config::{Architecture, ModelConfig, PixelFormat, ResNetLayout, Resizer, WeightsFormat};
 
 /// Config values that differ from what `format`'s standard R-FPN Mask R-CNN uses.
 pub fn hints(format: WeightsFormat, cfg: &ModelConfig) -> Vec<String> {
@@ -68,6 +68,28 @@ pub fn hints(format: WeightsFormat, cfg: &ModelConfig) -> Vec<String> {
             want(
                 !cfg.anchors.rounded,
                 "MMDetection does not round anchors: anchors.rounded = false",
+            );
+        }
+        WeightsFormat::TfOdApi => {
+            want(
+                cfg.architecture == Architecture::C4,
+                "OD API Faster/Mask R-CNN ResNet checkpoints are the single-level C4 model: architecture = \"c4\" (model_configs/mask_rcnn_resnet101_atrous_tf.toml)",
+            );
+            want(
+                b.layout == ResNetLayout::TfSlim,
+                "TF-slim ResNets stride at the end of each stage: backbone.layout = \"tf_slim\"",
+            );
+            want(
+                cfg.input.format == PixelFormat::Rgb255 && cfg.input.pixel_std == [1.0; 3],
+                "the OD API's ResNet extractors take RGB 0-255 minus the channel means: input.format = \"rgb255\", pixel_mean [123.68, 116.779, 103.939], pixel_std [1, 1, 1]",
+            );
+            want(
+                cfg.input.resizer == Resizer::TfKeepAspectRatio,
+                "the OD API resizes with keep_aspect_ratio_resizer: input.resizer = \"tf_keep_aspect_ratio\"",
+            );
+            want(
+                cfg.rpn.bbox_reg_weights == [10.0, 10.0, 5.0, 5.0],
+                "the OD API's first stage encodes boxes with scale factors 10, 10, 5, 5: rpn.bbox_reg_weights = [10, 10, 5, 5]",
             );
         }
         WeightsFormat::Torchvision | WeightsFormat::Auto => {

@@ -1,10 +1,16 @@
-//! `MaskRCNNHeads` and `MaskRCNNPredictor`.
+//! `MaskRCNNHeads` and `MaskRCNNPredictor`, and the TensorFlow Object Detection API's C4 mask
+//! branch built from the same parts (`MaskRCNNMaskHead` with `convolve_then_upsample = False`):
+//! the features resized bilinearly with aligned corners to the mask size first
+//! ([`MaskHead::upsampling`]), then 3x3 convs with ReLU, then a 3x3 predictor without the
+//! transposed conv ([`MaskPredictor::conv3x3`]).
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 /// torchvision initialises the mask branch with Kaiming normal (mode fan_out, ReLU gain) and
 /// zero biases; torch's fan_out is `weight.size(0) * kh * kw` for convs and transposed convs.
@@ -28,6 +34,9 @@ fn kaiming_fan_out(
 #[derive(Module, Debug)]
 pub struct MaskHead {
     pub convs: Vec<Conv2d>,
+    /// `[height, width]` the input is first resized to (0: not resized).
+    pub upsample_height: usize,
+    pub upsample_width: usize,
 }
 
 impl MaskHead {
@@ -47,10 +56,34 @@ impl MaskHead {
                 c
             })
             .collect();
-        Self { convs }
+        Self {
+            convs,
+            upsample_height: 0,
+            upsample_width: 0,
+        }
+    }
+
+    /// The OD API's C4 head: resize to `size` (bilinear, aligned corners), then the convs.
+    pub fn upsampling(
+        in_channels: usize,
+        dims: &[usize],
+        size: [usize; 2],
+        device: &Device,
+    ) -> Self {
+        Self {
+            upsample_height: size[0],
+            upsample_width: size[1],
+            ..Self::new(in_channels, dims, 1, device)
+        }
     }
 
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<4> {
+        if self.upsample_height > 0 {
+            let opts = InterpolateOptions::new(InterpolateMode::Bilinear)
+                .with_align_corners(true)
+                .with_output_size([self.upsample_height, self.upsample_width]);
+            x = interpolate(x, opts);
+        }
         for c in &self.convs {
             x = relu(c.forward(x));
         }
@@ -60,7 +93,8 @@ impl MaskHead {
 
 #[derive(Module, Debug)]
 pub struct MaskPredictor {
-    pub conv5_mask: ConvTranspose2d,
+    /// The 2x2 transposed conv (torchvision); none in the OD API's C4 head.
+    pub conv5_mask: Option<ConvTranspose2d>,
     pub mask_fcn_logits: Conv2d,
 }
 
@@ -74,14 +108,28 @@ impl MaskPredictor {
         mask_fcn_logits.weight =
             kaiming_fan_out(&mask_fcn_logits.weight, &mut mask_fcn_logits.bias, device);
         Self {
-            conv5_mask,
+            conv5_mask: Some(conv5_mask),
             mask_fcn_logits,
         }
     }
 
-    /// Mask logits `[K, num_classes, 2r, 2r]`.
+    /// The OD API's C4 predictor: one 3x3 conv, no activation (a channel per class, the
+    /// background's included so the class layout is torchvision's).
+    pub fn conv3x3(in_channels: usize, num_classes: usize, device: &Device) -> Self {
+        Self {
+            conv5_mask: None,
+            mask_fcn_logits: Conv2dConfig::new([in_channels, num_classes], [3, 3])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(device),
+        }
+    }
+
+    /// Mask logits `[K, num_classes, 2r, 2r]` (`[K, num_classes, r, r]` for the C4 head).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.mask_fcn_logits
-            .forward(relu(self.conv5_mask.forward(x)))
+        let x = match &self.conv5_mask {
+            Some(up) => relu(up.forward(x)),
+            None => x,
+        };
+        self.mask_fcn_logits.forward(x)
     }
 }

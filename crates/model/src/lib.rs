@@ -23,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+pub mod c4;
 pub mod mask_rcnn;
 pub mod prediction;
 pub mod targets;
@@ -30,11 +31,13 @@ pub mod training;
 pub mod transform;
 pub mod weights;
 
+pub use c4::C4MaskRcnn;
 pub use mask_rcnn::MaskRcnn;
 pub use prediction::Prediction;
 pub use targets::TrainTarget;
 pub use training::{LOSS_NAMES, Losses};
 pub use transform::{ImageInput, ImageList};
 pub use weights::{
-    WeightsError, apply_tensors, import_weights, load_torchvision_weights, save_safetensors,
+    WeightsError, apply_tensors, import_c4_weights, import_weights, load_torchvision_weights,
+    save_safetensors,
 };

@@ -3,7 +3,7 @@
 //! method (the ROI heads' stages are `roi_heads`' own) so the parity tests can compare them one
 //! by one.
 
-use crate::prediction::Prediction;
+use crate::prediction::{MaskPaste, Prediction};
 use crate::transform::{self, ImageInput, ImageList};
 use burn::prelude::*;
 use mrcnn_backbone::BackboneWithFpn;
@@ -101,6 +101,7 @@ impl MaskRcnn {
                     mask_threshold: self.config.mask_head.mask_threshold,
                     height: o[0],
                     width: o[1],
+                    paste: MaskPaste::Torchvision,
                 }
             })
             .collect()

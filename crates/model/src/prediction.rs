@@ -10,7 +10,20 @@
 
 use mrcnn_coco::{Detection, MaskCrop, Rle, Segmentation};
 use mrcnn_core::BoxXyxy;
-use mrcnn_mask_head::{PastedMask, paste_mask_region};
+use mrcnn_mask_head::{PastedMask, paste_mask_region, reframe_mask_region};
+
+/// How a prediction's masks go into the image.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MaskPaste {
+    /// torchvision's `paste_masks_in_image` of `mask_size x mask_size` masks.
+    #[default]
+    Torchvision,
+    /// The TF OD API's `reframe_box_masks_to_image_masks` of `[height, width]` masks.
+    TfOdApi {
+        /// `[height, width]` of each mask.
+        mask_hw: [usize; 2],
+    },
+}
 
 /// Final detections of one image, in original image coordinates (parallel lists, as
 /// torchvision's `boxes`, `labels`, `scores`, `masks`).
@@ -33,6 +46,8 @@ pub struct Prediction {
     pub height: usize,
     /// The original image's width in pixels.
     pub width: usize,
+    /// How `masks` are pasted.
+    pub paste: MaskPaste,
 }
 
 impl Prediction {
@@ -65,13 +80,22 @@ impl Prediction {
 
     /// Detection `i`'s mask pasted into the image: the probabilities of the pixels it covers.
     pub fn pasted_mask(&self, i: usize) -> PastedMask {
-        paste_mask_region(
-            &self.masks[i],
-            self.mask_size,
-            &self.boxes[i],
-            self.height,
-            self.width,
-        )
+        match self.paste {
+            MaskPaste::Torchvision => paste_mask_region(
+                &self.masks[i],
+                self.mask_size,
+                &self.boxes[i],
+                self.height,
+                self.width,
+            ),
+            MaskPaste::TfOdApi { mask_hw } => reframe_mask_region(
+                &self.masks[i],
+                mask_hw,
+                &self.boxes[i],
+                self.height,
+                self.width,
+            ),
+        }
     }
 
     /// Detection `i`'s mask as a full `height x width` map of probabilities (row-major), as
@@ -148,6 +172,7 @@ mod tests {
             mask_threshold: 0.5,
             height: 30,
             width: 40,
+            paste: MaskPaste::Torchvision,
         }
     }
 

@@ -16,7 +16,7 @@ use mrcnn_import::{
     tensors,
 };
 
-use crate::MaskRcnn;
+use crate::{C4MaskRcnn, MaskRcnn};
 
 /// Why weights cannot be loaded or saved.
 #[derive(Debug, thiserror::Error)]
@@ -169,8 +169,8 @@ fn store_error(
 }
 
 /// Tensors of `model` that hold NaN or infinite values, by module path, with their counts.
-fn non_finite(model: &MaskRcnn) -> Vec<(String, usize, usize)> {
-    use burn::module::{Module, ModuleVisitor, Param};
+fn non_finite<M: Module>(model: &M) -> Vec<(String, usize, usize)> {
+    use burn::module::{ModuleVisitor, Param};
     #[derive(Default)]
     struct Scan {
         path: Vec<String>,
@@ -197,7 +197,7 @@ fn non_finite(model: &MaskRcnn) -> Vec<(String, usize, usize)> {
 }
 
 /// Refuses weights with NaN or infinite values, naming the tensors.
-fn check_finite(model: &MaskRcnn, path: &Path) -> Result<(), WeightsError> {
+fn check_finite<M: Module>(model: &M, path: &Path) -> Result<(), WeightsError> {
     let bad = non_finite(model);
     if bad.is_empty() {
         return Ok(());
@@ -294,13 +294,14 @@ pub fn load_torchvision_weights(
     Ok(model)
 }
 
-/// Applies a torchvision-layout tensor map to `model`; every model tensor must be given and
-/// every given tensor used. Returns the model and the number of tensors applied.
-pub fn apply_tensors(
-    mut model: MaskRcnn,
+/// Applies a torchvision-layout tensor map to `model` (the FPN or the C4 model); every model
+/// tensor must be given and every given tensor used. Returns the model and the number of
+/// tensors applied.
+pub fn apply_tensors<M: Module>(
+    mut model: M,
     map: &TensorMap,
     origin: &Path,
-) -> Result<(MaskRcnn, usize), WeightsError> {
+) -> Result<(M, usize), WeightsError> {
     let bytes = tensors::to_safetensors_bytes(map)?;
     let mut store = SafetensorsStore::from_bytes(Some(bytes))
         .with_from_adapter(PyTorchToBurnAdapter)
@@ -324,9 +325,36 @@ pub fn import_weights(
     device: &Device,
     opts: &ImportOptions,
 ) -> Result<(MaskRcnn, ImportReport), WeightsError> {
+    import_into(MaskRcnn::new(cfg.clone(), device)?, format, path, cfg, opts)
+}
+
+/// [`import_weights`] for the C4 model (`architecture = "c4"`, the OD API's checkpoints).
+pub fn import_c4_weights(
+    format: WeightsFormat,
+    path: &Path,
+    cfg: &ModelConfig,
+    device: &Device,
+    opts: &ImportOptions,
+) -> Result<(C4MaskRcnn, ImportReport), WeightsError> {
+    import_into(
+        C4MaskRcnn::new(cfg.clone(), device)?,
+        format,
+        path,
+        cfg,
+        opts,
+    )
+}
+
+/// Reads a checkpoint, fits its classes to `cfg` and applies it to `model` (built from `cfg`).
+fn import_into<M: Module>(
+    model: M,
+    format: WeightsFormat,
+    path: &Path,
+    cfg: &ModelConfig,
+    opts: &ImportOptions,
+) -> Result<(M, ImportReport), WeightsError> {
     let mut ck = read_checkpoint(format, path, opts)?;
     let surgery = ck.fit_classes(cfg.num_classes, &cfg.class_names, opts.seed);
-    let model = MaskRcnn::new(cfg.clone(), device)?;
     let (model, applied) = apply_tensors(model, &ck.tensors, path)?;
     let report = ImportReport {
         format: ck.format,

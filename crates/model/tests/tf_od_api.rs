@@ -14,11 +14,12 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use mrcnn_backbone::ResNet;
+use mrcnn_backbone::resnet::head_stage;
 use mrcnn_config::{BackboneConfig, BlockKind, InputConfig, PixelFormat, ResNetLayout, Resizer};
 use mrcnn_core::anchors::TfGridAnchors;
 use mrcnn_core::box_coder::BoxCoder;
 use mrcnn_import::tensors::to_safetensors_bytes;
-use mrcnn_import::tf::{read_bundle, slim};
+use mrcnn_import::tf::od_api;
 use mrcnn_model::transform::{ImageInput, tf_keep_aspect_ratio_size, transform};
 use mrcnn_model::weights::torchvision_remapper;
 use mrcnn_testing::{assert_close, devices, gpu_time_limit, json_array, nhwc_to_nchw};
@@ -208,22 +209,22 @@ fn backbone_config(bb: &Value, output_stride: usize) -> BackboneConfig {
     }
 }
 
-/// The checkpoint's ResNet variables, mapped and applied to `net`.
-fn load(net: ResNet, checkpoint: &Path) -> ResNet {
-    let vars = read_bundle(checkpoint).unwrap();
-    let (map, _ignored, unknown) = slim::convert_resnet(&vars);
-    assert!(unknown.is_empty(), "unmapped variables: {unknown:?}");
-    let map = map
+/// The checkpoint's variables as the importer converts them, those under `prefix` applied to
+/// `module` (with the prefix removed).
+fn load<M: Module>(module: M, checkpoint: &Path, prefix: &str) -> M {
+    let converted = od_api::read(checkpoint).unwrap();
+    let map = converted
+        .tensors
         .into_iter()
-        .map(|(k, v)| (k.strip_prefix("backbone.body.").unwrap().to_string(), v))
+        .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v)))
         .collect();
     let mut store = SafetensorsStore::from_bytes(Some(to_safetensors_bytes(&map).unwrap()))
         .with_from_adapter(PyTorchToBurnAdapter)
         .remap(torchvision_remapper())
         .allow_partial(true)
         .validate(false);
-    let mut net = net;
-    let result = net.load_from(&mut store).unwrap();
+    let mut module = module;
+    let result = module.load_from(&mut store).unwrap();
     assert!(
         result.missing.is_empty() && result.unused.is_empty() && result.errors.is_empty(),
         "missing {:?}, unused {:?}, errors {:?}",
@@ -231,7 +232,7 @@ fn load(net: ResNet, checkpoint: &Path) -> ResNet {
         result.unused,
         result.errors
     );
-    net
+    module
 }
 
 fn nchw(v: &Value, dev: &Device) -> Tensor<4> {
@@ -260,8 +261,9 @@ fn tf_slim_resnet_matches_od_api() {
         for (key, stride) in [("backbone", 8), ("backbone_stride16", 16)] {
             assert_eq!(fx[key]["first_stage_features_stride"], stride);
             let net = load(
-                ResNet::new(&backbone_config(bb, stride), dev).unwrap(),
+                ResNet::with_stages(&backbone_config(bb, stride), 3, dev).unwrap(),
                 &checkpoint,
+                "backbone.body.",
             );
             for (i, expected) in fx[key]["images"].as_array().unwrap().iter().enumerate() {
                 let outs = net.forward_stages(nchw(&images[i]["input"], dev), 3);
@@ -280,14 +282,15 @@ fn tf_slim_resnet_matches_od_api() {
                 }
             }
         }
-        // The box classifier's block4 runs on the crops with stride 1 and no dilation: what
-        // layer4 is at output stride 32 in the TF-slim layout.
-        let second = load(
-            ResNet::new(&backbone_config(bb, 32), dev).unwrap(),
+        // The box classifier's block4 on the crops (stride 1, no dilation), imported as
+        // `roi_heads.res5`.
+        let res5 = load(
+            head_stage(&backbone_config(bb, 8), dev).unwrap(),
             &checkpoint,
+            "roi_heads.res5.",
         );
         let mut x = nchw(&bb["crops"], dev);
-        for block in &second.layer4 {
+        for block in &res5 {
             x = block.forward(x);
         }
         let got = x.into_data().try_to_vec::<f32>().unwrap();

@@ -1,5 +1,10 @@
 //! RPN head (torchvision's `RPNHead`): 3x3 conv + ReLU shared by all levels, then 1x1 convs for
 //! the objectness logits (A per location) and box deltas (4A per location).
+//!
+//! The OD API's first stage is the same head with another first conv ([`RpnHeadShape`]): its own
+//! depth (`first_stage_box_predictor_depth`), dilation (`first_stage_atrous_rate`) and ReLU6. Its
+//! objectness is a softmax over (background, object), which is the sigmoid of the difference
+//! of the two logits: the importer stores that difference as the one logit here.
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -12,10 +17,46 @@ pub struct RpnHead {
     pub conv: Conv2d,
     pub cls_logits: Conv2d,
     pub bbox_pred: Conv2d,
+    /// The first conv's activation is ReLU6 (OD API) instead of ReLU.
+    pub relu6: bool,
+}
+
+/// The first conv of the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RpnHeadShape {
+    pub in_channels: usize,
+    pub conv_channels: usize,
+    pub kernel_size: usize,
+    pub dilation: usize,
+    pub relu6: bool,
+}
+
+impl RpnHeadShape {
+    /// torchvision's: a 3x3 conv keeping the channels, ReLU.
+    pub fn torchvision(channels: usize) -> Self {
+        Self {
+            in_channels: channels,
+            conv_channels: channels,
+            kernel_size: 3,
+            dilation: 1,
+            relu6: false,
+        }
+    }
 }
 
 impl RpnHead {
     pub fn new(channels: usize, num_anchors: usize, device: &Device) -> Self {
+        Self::with_shape(RpnHeadShape::torchvision(channels), num_anchors, device)
+    }
+
+    pub fn with_shape(shape: RpnHeadShape, num_anchors: usize, device: &Device) -> Self {
+        let RpnHeadShape {
+            in_channels,
+            conv_channels: channels,
+            kernel_size: k,
+            dilation,
+            relu6,
+        } = shape;
         // torchvision: normal(std=0.01) weights, zero biases.
         let init = Initializer::Normal {
             mean: 0.0,
@@ -27,12 +68,17 @@ impl RpnHead {
                 .init(device)
         };
         let mut head = Self {
-            conv: Conv2dConfig::new([channels, channels], [3, 3])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .with_initializer(init.clone())
-                .init(device),
+            conv: {
+                let p = dilation * (k / 2);
+                Conv2dConfig::new([in_channels, channels], [k, k])
+                    .with_dilation([dilation, dilation])
+                    .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                    .with_initializer(init.clone())
+                    .init(device)
+            },
             cls_logits: conv1x1(num_anchors),
             bbox_pred: conv1x1(4 * num_anchors),
+            relu6,
         };
         for c in [&mut head.conv, &mut head.cls_logits, &mut head.bbox_pred] {
             if let Some(b) = c.bias.as_ref() {
@@ -47,6 +93,7 @@ impl RpnHead {
     /// (location-major, then anchor).
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<3>) {
         let t = relu(self.conv.forward(x));
+        let t = if self.relu6 { t.clamp_max(6.0) } else { t };
         let logits = self.cls_logits.forward(t.clone());
         let deltas = self.bbox_pred.forward(t);
         let [n, a, h, w] = logits.dims();

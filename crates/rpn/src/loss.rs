@@ -68,7 +68,7 @@ pub fn rpn_loss<R: Rng + ?Sized>(
     let matcher = Matcher::new(cfg.fg_iou_thresh, cfg.bg_iou_thresh, true)?;
     let sampler =
         BalancedPositiveNegativeSampler::new(cfg.batch_size_per_image, cfg.positive_fraction);
-    let coder = BoxCoder::new([1.0; 4], cfg.bbox_xform_clip);
+    let coder = BoxCoder::new(cfg.bbox_reg_weights, cfg.bbox_xform_clip);
     // Anchors in the order of the flattened head outputs: level, then location, then cell.
     let anchors: Vec<BoxXyxy> = out.anchors.iter().flatten().copied().collect();
     let m = anchors.len();

@@ -5,6 +5,7 @@
 
 use mrcnn_config::RpnConfig;
 use mrcnn_core::box_coder::BoxCoder;
+use mrcnn_core::nms::{TfNmsParams, tf_multiclass_nms};
 use mrcnn_core::{BoxXyxy, boxes, nms};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -15,6 +16,7 @@ pub struct ProposalParams {
     pub score_thresh: f32,
     pub min_size: f32,
     pub bbox_xform_clip: f32,
+    pub bbox_reg_weights: [f32; 4],
 }
 
 impl ProposalParams {
@@ -34,6 +36,7 @@ impl ProposalParams {
             score_thresh: cfg.score_thresh,
             min_size: cfg.min_size,
             bbox_xform_clip: cfg.bbox_xform_clip,
+            bbox_reg_weights: cfg.bbox_reg_weights,
         }
     }
 }
@@ -71,7 +74,7 @@ pub fn filter_proposals(
     image_hw: [usize; 2],
     p: &ProposalParams,
 ) -> Proposals {
-    let coder = BoxCoder::new([1.0; 4], p.bbox_xform_clip);
+    let coder = BoxCoder::new(p.bbox_reg_weights, p.bbox_xform_clip);
     let (h, w) = (image_hw[0] as f32, image_hw[1] as f32);
     let mut cand_boxes = Vec::new();
     let mut cand_scores = Vec::new();
@@ -93,6 +96,54 @@ pub fn filter_proposals(
     Proposals {
         boxes: keep.iter().map(|&k| cand_boxes[k]).collect(),
         scores: keep.iter().map(|&k| cand_scores[k]).collect(),
+    }
+}
+
+/// The OD API's first-stage proposals (`FasterRCNNMetaArch._postprocess_rpn` at inference),
+/// one feature map: the anchors clipped to the padded batch (`padded_hw`), every anchor decoded
+/// with its box coder (`FasterRcnnBoxCoder`: `bbox_reg_weights`, no clamp), objectness the
+/// softmax's object probability (the sigmoid of the imported logit difference), then
+/// [`tf_multiclass_nms`] with one class: NMS on the unclipped boxes, clipped to the image
+/// (`image_hw`) afterwards, up to `post_nms_top_n`. There is no per-level pre-NMS top-n and
+/// no minimum size.
+pub fn tf_od_api_proposals(
+    objectness: &[f32],
+    deltas: &[f32],
+    anchors: &[BoxXyxy],
+    padded_hw: [usize; 2],
+    image_hw: [usize; 2],
+    p: &ProposalParams,
+) -> Proposals {
+    let coder = BoxCoder {
+        weights: p.bbox_reg_weights,
+        ..BoxCoder::tf_od_api(None)
+    };
+    let (ph, pw) = (padded_hw[0] as f32, padded_hw[1] as f32);
+    let decoded: Vec<BoxXyxy> = anchors
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let d = [
+                deltas[4 * i],
+                deltas[4 * i + 1],
+                deltas[4 * i + 2],
+                deltas[4 * i + 3],
+            ];
+            coder.decode(&d, &boxes::clip(a, ph, pw))
+        })
+        .collect();
+    let scores: Vec<f32> = objectness.iter().map(|&o| sigmoid(o)).collect();
+    let params = TfNmsParams {
+        score_thresh: p.score_thresh,
+        iou_thresh: p.nms_thresh,
+        max_per_class: p.post_nms_top_n,
+        max_total: p.post_nms_top_n,
+        clip_hw: [image_hw[0] as f32, image_hw[1] as f32],
+    };
+    let kept = tf_multiclass_nms(&[(decoded, scores)], &params);
+    Proposals {
+        boxes: kept.iter().map(|k| k.0).collect(),
+        scores: kept.iter().map(|k| k.1).collect(),
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod bundle;
 pub mod graph;
+pub mod od_api;
 pub mod slim;
 pub mod table;
 

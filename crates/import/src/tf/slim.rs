@@ -13,8 +13,7 @@
 //! cropped regions) maps onto `layer4` the same way. Optimiser slots (`Momentum`), moving
 //! averages and `global_step` hold no weights and are listed as ignored.
 
-use super::bundle::BundleTensor;
-use crate::tensors::{HostTensor, TensorMap};
+use crate::tensors::HostTensor;
 
 /// Scopes the OD API gives the two halves of the ResNet.
 const SCOPES: [&str; 2] = ["FirstStageFeatureExtractor", "SecondStageFeatureExtractor"];
@@ -96,31 +95,6 @@ pub fn hwio_to_oihw(shape: &[usize], data: &[f32]) -> HostTensor {
         }
     }
     HostTensor::new(vec![co, ci, kh, kw], out)
-}
-
-/// The ResNet variables among `tensors`, converted; returns the map, the ignorable names and
-/// the names that are neither (for the caller to report).
-pub fn convert_resnet(tensors: &[BundleTensor]) -> (TensorMap, Vec<String>, Vec<String>) {
-    let mut map = TensorMap::new();
-    let (mut ignored, mut unknown) = (Vec::new(), Vec::new());
-    for t in tensors {
-        if is_ignorable(&t.name) {
-            ignored.push(t.name.clone());
-            continue;
-        }
-        let Some(name) = resnet_name(&t.name) else {
-            unknown.push(t.name.clone());
-            continue;
-        };
-        let data = t.to_f32();
-        let tensor = if t.shape.len() == 4 {
-            hwio_to_oihw(&t.shape, &data)
-        } else {
-            HostTensor::new(t.shape.clone(), data)
-        };
-        map.insert(name, tensor);
-    }
-    (map, ignored, unknown)
 }
 
 #[cfg(test)]
