@@ -45,13 +45,24 @@ unmodified):
   object_detection.matchers.bipartite_matcher (tensorflow.contrib), object_detection.utils.
   visualization_utils (matplotlib; imported by ssd_meta_arch) and nets.mobilenet.mobilenet_v3
   (np.int, removed in numpy 2; imported by the SSD MobileNet-v3/EdgeTPU extractors).
-* tf_keras.legacy_tf_layers aliasing as in make_tf_od_api_fixtures.py.
+* tf_keras.legacy_tf_layers aliasing as in make_tf_od_api_fixtures.py, and TF_USE_LEGACY_KERAS=1
+  so that tf.keras is tf_keras (Keras 2, as with TF1) rather than Keras 3 (the meta-architecture
+  builds its max pool with tf.keras.layers.MaxPooling2D).
+* protoc runs in a subprocess (grpc_tools' in-process protoc segfaults once TensorFlow is loaded).
 * Narrow backbone: model_builder.FASTER_RCNN_FEATURE_EXTRACTOR_CLASS_MAP['faster_rcnn_resnet101']
   (the class model_builder instantiates for `type: 'faster_rcnn_resnet101'`) is replaced by
   NarrowFasterRCNNResnet101FeatureExtractor: same constructor signature as the OD API's
   FasterRCNNResnet101FeatureExtractor, built on make_tf_od_api_fixtures.NarrowFeatureExtractor
   (narrow research/slim resnet_v1 blocks base depth 4/8/16/32, units 2/2/3/2, and the second
   stage block4 narrowed to 2 units of depth 128 / bottleneck 32, stride 1).
+
+Weights: every variable drawn from numpy default_rng(SEED) (conv/fc weights N(0, 1/fan_in),
+biases N(0, 0.1), BN gamma U(0.5, 1.5), beta N(0, 0.1), moving_mean N(0, 0.1), moving_variance
+U(0.5, 2)); then the non-backbone layers listed in CALIBRATION are rescaled/centred on the two
+images (calibrate()) so that scores and masks are not saturated; the checks in
+check_not_degenerate() (distinct proposal and detection scores, >= 4 detections, masks neither
+flat nor 0/1) must pass. A fresh graph restored from the saved checkpoint must reproduce every
+dumped tensor bit for bit (verify_restore()).
 
 Config: the sample config text (SAMPLE_CONFIG, verbatim from tensorflow/models) with the edits
 in CONFIG_EDITS; the result is written to model/pipeline.config and meta.json. The training
@@ -61,7 +72,9 @@ Writes crates/model/tests/fixtures/tf_od_api/model/ (run from the repository roo
   model.ckpt.index, model.ckpt.data-00000-of-00001   every variable of the model (TF1 Saver,
       no .meta / `checkpoint`)
   pipeline.config                                     the edited config
-  expected.safetensors                                float32 tensors, see meta.json "tensors"
+  expected.safetensors                                float32 tensors img{0,1}/<stage> and
+      train/img{0,1}/<...>, see meta.json "tensors" (shape, graph op, description; a few large
+      per-proposal tensors hold only their first rows, "subset")
   meta.json                                           versions, sha256s, config, variables,
                                                       tensor list, observations, notes
 Runs on CPU in well under a minute; one thread, seeded, so rerunning with the same versions
@@ -73,6 +86,7 @@ import ast
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -938,6 +952,8 @@ def run_training(m, images, inference_vars):
                     tensors[name] = np.ascontiguousarray(v)
                     entry = {"shape": list(v.shape),
                              "description": descriptions.get(k, "training input")}
+                    if k in fetch:
+                        entry["op"] = fetch[k].name
                     if k == "mask_predictions":
                         entry["subset"] = "first 2 of 24 along axis 0"
                     tmeta[name] = entry
@@ -1046,6 +1062,7 @@ def main():
         tensor_meta.update(train_meta)
 
     save_file(tensors, str(OUT / "expected.safetensors"))
+    os.chmod(OUT / "expected.safetensors", 0o644)
     (OUT / "pipeline.config").write_text(config_text)
     meta = {
         "generator": "tools/reference/make_tf_od_api_model_fixtures.py",
@@ -1101,6 +1118,7 @@ def main():
         total += f.stat().st_size
         print(f"wrote {f} ({f.stat().st_size} bytes)")
     print(f"total {total} bytes")
+    shutil.rmtree(gen, ignore_errors=True)
     for i, o in enumerate(outs):
         n = int(o["num_detections"][0])
         print(f"img{i}: {n} detections, scores {np.round(o['detection_scores'][0][:n], 4)}, "

@@ -6,7 +6,7 @@
 use crate::{outln, overlays};
 use anyhow::{Context, Result, bail};
 use mrcnn_config::{ModelConfig, WeightsFormat};
-use mrcnn_model::MaskRcnn;
+use mrcnn_model::Detector;
 use mrcnn_train::data::load_sets;
 use mrcnn_train::evaluate::evaluate_model;
 use mrcnn_train::run::model_config;
@@ -55,7 +55,7 @@ pub fn run(a: &ModelEval) -> Result<()> {
     };
     // A data-parallel experiment evaluates on its main device.
     let device = mrcnn_core::device_by_name(&exp.train_devices()[0])?;
-    let model = MaskRcnn::load(cfg, &weights, WeightsFormat::Auto, &device)?;
+    let model = Detector::load(cfg, &weights, WeightsFormat::Auto, &device)?;
     let val = Arc::new(val);
     eprintln!(
         "evaluating {} on {} validation images",
@@ -106,7 +106,7 @@ pub fn run(a: &ModelEval) -> Result<()> {
         for (idx, pred) in &ev.kept {
             let rec = &val.images[*idx];
             let sample = mrcnn_data::load_sample(rec).map_err(mrcnn_data::DataError::BadSample)?;
-            let names = |l: usize| model.config.class_name(l);
+            let names = |l: usize| model.config().class_name(l);
             let img = overlays::draw(&sample.image, pred, exp.eval.score_threshold, &names);
             let stem = Path::new(&rec.file_name)
                 .file_stem()

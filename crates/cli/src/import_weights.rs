@@ -1,4 +1,4 @@
-//! `mrcnn import-weights --format detectron2|mmdet|torchvision IN --model-config M --out OUT`:
+//! `mrcnn import-weights --format detectron2|mmdet|torchvision|tf-od-api IN --model-config M --out OUT`:
 //! read another framework's checkpoint, fit it to a model config, write torchvision-layout
 //! safetensors, print what was done.
 
@@ -13,11 +13,12 @@ use crate::{names, outln};
 
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
-    /// Framework that wrote the checkpoint: detectron2, mmdet or torchvision (auto: by the
-    /// extension, `.pkl` = detectron2).
+    /// Framework that wrote the checkpoint: detectron2, mmdet, torchvision or tf-od-api (auto:
+    /// by the path: `.pkl` = detectron2, a folder, `model.ckpt`, `.index` or `.pb` = tf-od-api).
     #[arg(long, default_value = "auto", value_parser = names::<WeightsFormat>(WeightsFormat::NAMES))]
     pub format: WeightsFormat,
-    /// Checkpoint: Detectron2 `.pkl`/`.pth`, MMDetection `.pth`, torchvision `.pth`/`.safetensors`.
+    /// Checkpoint: Detectron2 `.pkl`/`.pth`, MMDetection `.pth`, torchvision `.pth`/`.safetensors`,
+    /// the OD API's `model.ckpt` (prefix, `.index` or its folder) or `frozen_inference_graph.pb`.
     pub input: PathBuf,
     /// Model config (TOML) the weights must fit; its classes decide the head surgery.
     #[arg(long)]
@@ -55,8 +56,8 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         seed: args.seed,
     };
     let (model, report) =
-        mrcnn_model::import_weights(args.format, &args.input, &cfg, &Device::flex(), &opts)?;
-    mrcnn_model::save_safetensors(&model, &args.out)?;
+        mrcnn_model::Detector::import(args.format, &args.input, &cfg, &Device::flex(), &opts)?;
+    model.save_safetensors(&args.out)?;
     outln!("{report}wrote {}", args.out.display());
     Ok(())
 }

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use mrcnn_coco::{Instances, ResultRecord};
 use mrcnn_config::{ExifPolicy, OnBadSample, WeightsFormat};
-use mrcnn_model::{ImageInput, MaskRcnn};
+use mrcnn_model::{Detector, ImageInput, Predict};
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
@@ -106,7 +106,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
     let files = images::list_images(&a.input)?;
     let gt = a.coco_gt.as_deref().map(GtIds::load).transpose()?;
     let cfg = mrcnn_config::ModelConfig::load(&a.model_config)?;
-    let model = MaskRcnn::load(cfg, &a.weights, a.weights_format, &dev)?;
+    let model = Detector::load(cfg, &a.weights, a.weights_format, &dev)?;
     if let Some(dir) = &a.visualize {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -158,7 +158,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
         }
         eprintln!("{}: {} detections", path.display(), pred.len());
         if let Some(dir) = &a.visualize {
-            let names = |l: usize| model.config.class_name(l);
+            let names = |l: usize| model.config().class_name(l);
             let out = overlays::draw(&img, &pred, 0.0, &names);
             let dst = dir.join(Path::new(&file_name).with_extension("png"));
             mrcnn_draw::write_png(&dst, &out)?;

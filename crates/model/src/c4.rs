@@ -25,7 +25,7 @@ use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 use mrcnn_backbone::ResNet;
 use mrcnn_backbone::resnet::{Block, head_stage};
-use mrcnn_config::ModelConfig;
+use mrcnn_config::{Architecture, InvalidValue, ModelConfig};
 use mrcnn_core::anchors::TfGridAnchors;
 use mrcnn_core::crop_and_resize::{Crop, crop_and_resize};
 use mrcnn_core::{BoxXyxy, boxes, host};
@@ -96,6 +96,13 @@ impl C4MaskRcnn {
     /// A model with freshly initialised weights.
     pub fn new(config: ModelConfig, device: &Device) -> mrcnn_core::Result<Self> {
         config.validate()?;
+        if config.architecture != Architecture::C4 {
+            return Err(InvalidValue::new(
+                "architecture",
+                "is not \"c4\": build the FPN model (MaskRcnn) from this config",
+            )
+            .into());
+        }
         let c4 = &config.c4;
         let bb = &config.backbone;
         let outs = bb.stage_out_channels()?;
@@ -195,20 +202,23 @@ impl C4MaskRcnn {
     }
 
     /// The pooled crops `[K, C, r, r]` of `boxes` (per image, resized pixels): TensorFlow's
-    /// crop-and-resize of the boxes normalised by the padded batch size, then the max-pool.
+    /// crop-and-resize of the boxes divided by `frames[i]` (`[h, w]` they are normalised by),
+    /// then the max-pool.
     pub fn crops(
         &self,
         features: &Tensor<4>,
-        padded_hw: [usize; 2],
+        frames: &[[usize; 2]],
         boxes: &[Vec<BoxXyxy>],
     ) -> Tensor<4> {
-        let (h, w) = (padded_hw[0] as f32, padded_hw[1] as f32);
         let crops: Vec<Crop> = boxes
             .iter()
+            .zip(frames)
             .enumerate()
-            .flat_map(|(i, b)| {
+            .flat_map(|(i, (b, f))| {
+                // `box_list_ops.to_normalized_coordinates` multiplies by the reciprocals.
+                let (ry, rx) = (1.0 / f[0] as f32, 1.0 / f[1] as f32);
                 b.iter()
-                    .map(move |b| (i, [b[1] / h, b[0] / w, b[3] / h, b[2] / w]))
+                    .map(move |b| (i, [b[1] * ry, b[0] * rx, b[3] * ry, b[2] * rx]))
             })
             .collect();
         let c4 = &self.config.c4;
@@ -246,7 +256,9 @@ impl C4MaskRcnn {
         if proposals.iter().all(Vec::is_empty) {
             return proposals.iter().map(|_| Detections::default()).collect();
         }
-        let pooled = self.crops(&first.features, [ph, pw], proposals);
+        // Proposals are normalised by the padded batch (`_postprocess_rpn`).
+        let frames = vec![[ph, pw]; proposals.len()];
+        let pooled = self.crops(&first.features, &frames, proposals);
         let (logits, deltas) = self.box_predictions(self.box_features(pooled));
         let probs = host::to_vec(softmax(logits, 1));
         let deltas = host::to_vec(deltas);
@@ -283,16 +295,20 @@ impl C4MaskRcnn {
         if boxes.iter().all(Vec::is_empty) {
             return dets.iter().map(|_| Vec::new()).collect();
         }
-        let [_, _, ph, pw] = batch.tensor.dims();
-        let pooled = self.crops(&first.features, [ph, pw], &boxes);
-        let logits = self.roi_heads.mask_head.forward(self.box_features(pooled));
+        // Detections are normalised by the true image size (`change_coordinate_frame`), and
+        // `_predict_third_stage` crops them as they are.
+        let pooled = self.crops(&first.features, &batch.image_sizes, &boxes);
+        let heads = &self.roi_heads;
+        let logits = heads
+            .mask_predictor
+            .forward(heads.mask_head.forward(self.box_features(pooled)));
         let [n, c, mh, mw] = logits.dims();
-        // Channel `label - 1`: the mask head has no background channel.
+        // Channel `label` (the predictor has the background's channel too).
         let flat: Vec<usize> = dets
             .iter()
             .flat_map(|d| d.labels.iter().copied())
             .enumerate()
-            .map(|(r, l)| r * c + l - 1)
+            .map(|(r, l)| r * c + l)
             .collect();
         let picked = logits
             .reshape([n * c, mh * mw])

@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod c4;
+pub mod detector;
 pub mod mask_rcnn;
 pub mod prediction;
 pub mod targets;
@@ -32,6 +33,7 @@ pub mod transform;
 pub mod weights;
 
 pub use c4::C4MaskRcnn;
+pub use detector::{Detector, Predict};
 pub use mask_rcnn::MaskRcnn;
 pub use prediction::Prediction;
 pub use targets::TrainTarget;
@@ -39,5 +41,5 @@ pub use training::{LOSS_NAMES, Losses};
 pub use transform::{ImageInput, ImageList};
 pub use weights::{
     WeightsError, apply_tensors, import_c4_weights, import_weights, load_torchvision_weights,
-    save_safetensors,
+    save_module, save_safetensors,
 };

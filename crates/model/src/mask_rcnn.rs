@@ -7,7 +7,7 @@ use crate::prediction::{MaskPaste, Prediction};
 use crate::transform::{self, ImageInput, ImageList};
 use burn::prelude::*;
 use mrcnn_backbone::BackboneWithFpn;
-use mrcnn_config::ModelConfig;
+use mrcnn_config::{Architecture, InvalidValue, ModelConfig};
 use mrcnn_core::{BoxXyxy, boxes};
 use mrcnn_roi_heads::{Detections, RoiHeads};
 use mrcnn_rpn::{Proposals, Rpn, RpnOutput, proposals_from_output};
@@ -30,6 +30,14 @@ impl MaskRcnn {
     /// A model with freshly initialised weights.
     pub fn new(config: ModelConfig, device: &Device) -> mrcnn_core::Result<Self> {
         config.validate()?;
+        if config.architecture != Architecture::Fpn {
+            return Err(InvalidValue::new(
+                "architecture",
+                "= \"c4\": this is the C4 model (C4MaskRcnn), which predict, eval and \
+                 import-weights run; training it is not implemented yet (issue 12)",
+            )
+            .into());
+        }
         // The ROI heads first: parameters draw from the device's seeded generator in the order
         // they are built, and this order gives the initial weights runs were seeded with.
         let roi_heads = RoiHeads::new(&config, device);

@@ -219,10 +219,7 @@ fn check_finite<M: Module>(model: &M, path: &Path) -> Result<(), WeightsError> {
 
 /// Loads a torchvision-layout checkpoint into `model` (`.safetensors`, or `.pth`/`.pt`/`.bin`
 /// written by `torch.save`, optionally nested under `state_dict` or `model`).
-pub fn load_torchvision_weights(
-    mut model: MaskRcnn,
-    path: &Path,
-) -> Result<MaskRcnn, WeightsError> {
+pub fn load_torchvision_weights<M: Module>(mut model: M, path: &Path) -> Result<M, WeightsError> {
     if !path.is_file() {
         return Err(WeightsError::Fit {
             path: path.to_path_buf(),
@@ -371,13 +368,22 @@ fn import_into<M: Module>(
 /// Writes the model's weights as a safetensors file in torchvision's names and layout
 /// (overwriting `out`, atomically), loadable with [`load_torchvision_weights`] and torchvision.
 pub fn save_safetensors(model: &MaskRcnn, out: &Path) -> Result<(), WeightsError> {
+    save_module(model, model.config.num_classes, out)
+}
+
+/// [`save_safetensors`] of any model (the C4 model's names are torchvision's where it has them).
+pub fn save_module<M: Module>(
+    model: &M,
+    num_classes: usize,
+    out: &Path,
+) -> Result<(), WeightsError> {
     mrcnn_coco::files::write_atomic_with(out, |tmp| {
         let mut store = SafetensorsStore::from_file(tmp)
             .with_to_adapter(BurnToPyTorchAdapter)
             .remap(module_to_torchvision_remapper())
             .metadata("format", "pt")
             .metadata("layout", "torchvision maskrcnn state_dict")
-            .metadata("num_classes", model.config.num_classes.to_string())
+            .metadata("num_classes", num_classes.to_string())
             .overwrite(true);
         model.save_into(&mut store).map_err(std::io::Error::other)
     })

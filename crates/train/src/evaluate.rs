@@ -6,7 +6,7 @@ use mrcnn_coco::CocoGt;
 use mrcnn_data::loader::{Loader, LoaderConfig};
 use mrcnn_data::{Dataset, OnBadSample};
 use mrcnn_eval::{Detection, EvalResult, IouType, evaluate};
-use mrcnn_model::{ImageInput, MaskRcnn, Prediction};
+use mrcnn_model::{ImageInput, Predict, Prediction};
 use std::sync::Arc;
 
 use crate::error::TrainError;
@@ -37,8 +37,8 @@ pub fn to_detections(pred: &Prediction, image_id: i64, ds: &Dataset) -> Vec<Dete
 
 /// Runs `model` (an inference model, no autodiff) over `ds` (at most `max_images`) in batches of
 /// `batch_size`, and scores the results against `ds`'s ground truth.
-pub fn evaluate_model(
-    model: &MaskRcnn,
+pub fn evaluate_model<M: Predict>(
+    model: &M,
     ds: &Arc<Dataset>,
     max_images: Option<usize>,
     batch_size: usize,

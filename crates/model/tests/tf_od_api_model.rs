@@ -1,0 +1,399 @@
+//! The whole C4 model (`architecture = "c4"`) against the TensorFlow Object Detection API's own
+//! `FasterRCNNMetaArch`, built by its `model_builder` from the sample
+//! `mask_rcnn_resnet101_atrous_coco.config` (small sizes, a narrow ResNet) and saved as a TF
+//! checkpoint (fixture: `tools/reference/make_tf_od_api_model_fixtures.py`). The checkpoint goes
+//! through `import-weights`' path (`mrcnn_import::tf::od_api`, head surgery, burn-store), then
+//! every stage is compared on two images of different size, on flex and on wgpu: the resized
+//! input, block3, the RPN's objectness and box codes, the anchors, the proposals, the pooled
+//! crops, block4 on the crops, the box classifier's logits and codes, the detections (as sets),
+//! their 33x33 masks and the masks reframed into the original image.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use mrcnn_config::{
+    Architecture, BackboneConfig, BlockKind, InputConfig, ModelConfig, PixelFormat, ResNetLayout,
+    Resizer, WeightsFormat,
+};
+use mrcnn_core::{BoxXyxy, boxes, host};
+use mrcnn_import::ImportOptions;
+use mrcnn_model::prediction::MaskPaste;
+use mrcnn_model::{C4MaskRcnn, ImageInput, Prediction, import_c4_weights};
+use mrcnn_roi_heads::Detections;
+use mrcnn_testing::{Fixture, Scored, assert_close, devices, gpu_time_limit, match_boxes};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tf_od_api/model")
+}
+
+/// The fixture's pipeline.config in this project's keys.
+fn config() -> ModelConfig {
+    let mut c = ModelConfig {
+        architecture: Architecture::C4,
+        num_classes: 4,
+        input: InputConfig {
+            min_size: vec![64],
+            max_size: 96,
+            pixel_mean: [123.68, 116.779, 103.939],
+            pixel_std: [1.0; 3],
+            format: PixelFormat::Rgb255,
+            resizer: Resizer::TfKeepAspectRatio,
+            size_divisible: 1,
+            ..InputConfig::default()
+        },
+        backbone: BackboneConfig {
+            blocks: Some([2, 2, 3, 2]),
+            block: Some(BlockKind::Bottleneck),
+            stem_channels: 64,
+            base_width: 4,
+            norm_eps: 1e-5,
+            layout: ResNetLayout::TfSlim,
+            output_stride: 8,
+            ..BackboneConfig::default()
+        },
+        ..ModelConfig::default()
+    };
+    c.rpn.nms_thresh = 0.7;
+    c.rpn.score_thresh = 0.0;
+    c.rpn.post_nms_top_n_test = 24;
+    c.rpn.bbox_reg_weights = [10.0, 10.0, 5.0, 5.0];
+    c.roi_heads.score_thresh = 0.0;
+    c.roi_heads.nms_thresh = 0.6;
+    c.roi_heads.detections_per_img = 12;
+    c.c4.rpn_conv_depth = 16;
+    c.c4.max_detections_per_class = 8;
+    c
+}
+
+/// NHWC (any leading dims folded into N) as NCHW.
+fn nchw(shape: &[usize], v: &[f32]) -> Vec<f32> {
+    let [h, w, c] = [
+        shape[shape.len() - 3],
+        shape[shape.len() - 2],
+        shape[shape.len() - 1],
+    ];
+    mrcnn_testing::nhwc_to_nchw(&[v.len() / (h * w * c), h, w, c], v)
+}
+
+fn yxyx(v: &[f32]) -> Vec<BoxXyxy> {
+    v.chunks_exact(4)
+        .map(|b| [b[1], b[0], b[3], b[2]])
+        .collect()
+}
+
+fn flat(b: &[BoxXyxy]) -> Vec<f32> {
+    b.iter().flatten().copied().collect()
+}
+
+fn rows(t: Tensor<4>, n: usize) -> Vec<f32> {
+    let [k, c, h, w] = t.dims();
+    host::to_vec(t.slice([0..n.min(k), 0..c, 0..h, 0..w]))
+}
+
+fn check_image(model: &C4MaskRcnn, fx: &Fixture, i: usize, dev_name: &str) {
+    let p = |n: &str| format!("img{i}/{n}");
+    let what = |n: &str| format!("{dev_name} img{i} {n}");
+    let (ishape, ivals) = fx.get(&p("image"));
+    let (h0, w0) = (ishape[0], ishape[1]);
+    let hwc: Vec<f32> = ivals.iter().map(|&v| v as f32 / 255.0).collect();
+    let img = ImageInput {
+        data: mrcnn_testing::nhwc_to_nchw(&[1, h0, w0, 3], &hwc),
+        height: h0,
+        width: w0,
+    };
+    let inputs = [img];
+    let batch = model.transform(&inputs);
+    let s = fx.shape(&p("preprocessed_inputs"));
+    assert_close(
+        &what("preprocessed_inputs"),
+        &host::to_vec(batch.tensor.clone()),
+        &nchw(&s, &fx.f32(&p("preprocessed_inputs"))),
+        1e-4,
+    );
+    let first = model.first_stage(&batch);
+    let s = fx.shape(&p("rpn_features_to_crop"));
+    assert_close(
+        &what("block3"),
+        &host::to_vec(first.features.clone()),
+        &nchw(&s, &fx.f32(&p("rpn_features_to_crop"))),
+        1e-4,
+    );
+    // (background, object) logits -> object minus background.
+    let obj: Vec<f32> = fx
+        .f32(&p("rpn_objectness_predictions_with_background"))
+        .chunks_exact(2)
+        .map(|l| l[1] - l[0])
+        .collect();
+    assert_close(
+        &what("objectness"),
+        &host::to_vec(first.objectness.clone()),
+        &obj,
+        1e-4,
+    );
+    let deltas: Vec<f32> = fx
+        .f32(&p("rpn_box_encodings"))
+        .chunks_exact(4)
+        .flat_map(|c| [c[1], c[0], c[3], c[2]])
+        .collect();
+    assert_close(
+        &what("box codes"),
+        &host::to_vec(first.deltas.clone()),
+        &deltas,
+        1e-4,
+    );
+    let [_, _, ph, pw] = batch.tensor.dims();
+    let clipped: Vec<BoxXyxy> = first
+        .anchors
+        .iter()
+        .map(|a| boxes::clip(a, ph as f32, pw as f32))
+        .collect();
+    assert_close(
+        &what("anchors"),
+        &flat(&clipped),
+        &flat(&yxyx(&fx.f32(&p("anchors")))),
+        1e-6,
+    );
+
+    // Proposals: the first num_proposals rows (the rest is zero padding).
+    let proposals = model.proposals(&batch, &first).pop().unwrap();
+    let n = fx.f32(&p("num_proposals"))[0] as usize;
+    assert_eq!(proposals.boxes.len(), n, "{}", what("num_proposals"));
+    let expected = yxyx(&fx.f32(&p("proposal_boxes")));
+    assert_close(
+        &what("proposals"),
+        &flat(&proposals.boxes),
+        &flat(&expected[..n]),
+        1e-4,
+    );
+    assert_close(
+        &what("proposal scores"),
+        &proposals.scores,
+        &fx.f32(&p("proposal_scores"))[..n],
+        1e-4,
+    );
+
+    // The later stages take the reference's proposals (stage by stage: a box one float
+    // rounding away from TensorFlow's can move a crop sample across the feature map's edge,
+    // where crop_and_resize jumps to its extrapolation value).
+    let tf_props = vec![expected[..n].to_vec()];
+    let pooled = model.crops(&first.features, &[[ph, pw]], &tf_props);
+    let s = fx.shape(&p("flattened_proposal_feature_maps"));
+    assert_close(
+        &what("pooled crops"),
+        &rows(pooled.clone(), s[0]),
+        &nchw(&s, &fx.f32(&p("flattened_proposal_feature_maps"))),
+        1e-4,
+    );
+    let features = model.box_features(pooled);
+    let s = fx.shape(&p("box_classifier_features"));
+    assert_close(
+        &what("block4"),
+        &rows(features.clone(), s[0]),
+        &nchw(&s, &fx.f32(&p("box_classifier_features"))),
+        1e-4,
+    );
+    let (logits, codes) = model.box_predictions(features);
+    let k = model.config.num_classes;
+    let tf_logits = fx.f32(&p("class_predictions_with_background"));
+    assert_close(
+        &what("class logits"),
+        &host::to_vec(logits),
+        &tf_logits[..n * k],
+        1e-4,
+    );
+    // Ours: (dx, dy, dw, dh) per class, background first; theirs: (ty, tx, th, tw) per
+    // foreground class.
+    let ours = host::to_vec(codes);
+    let theirs = fx.f32(&p("refined_box_encodings"));
+    let got: Vec<f32> = (0..n)
+        .flat_map(|r| (1..k).flat_map(move |c| (0..4).map(move |j| (r, c, j))))
+        .map(|(r, c, j)| ours[(r * k + c) * 4 + [1, 0, 3, 2][j]])
+        .collect();
+    assert_close(
+        &what("box codes (2nd)"),
+        &got,
+        &theirs[..n * (k - 1) * 4],
+        1e-4,
+    );
+
+    // Detections (resized pixels here; theirs normalised to the true image) as sets.
+    let nd = fx.f32(&p("num_detections"))[0] as usize;
+    let [rh, rw] = batch.image_sizes[0];
+    let scale = |b: &BoxXyxy| {
+        [
+            b[0] * rw as f32,
+            b[1] * rh as f32,
+            b[2] * rw as f32,
+            b[3] * rh as f32,
+        ]
+    };
+    let source: Vec<usize> = fx.f32(&p("detection_anchor_indices"))[..nd]
+        .iter()
+        .map(|&v| v as usize)
+        .collect();
+    let expected_dets: Vec<Scored> = yxyx(&fx.f32(&p("detection_boxes")))
+        .iter()
+        .zip(fx.f32(&p("detection_classes")))
+        .zip(fx.f32(&p("detection_scores")))
+        .take(nd)
+        .map(|((b, c), s)| (scale(b), c as usize + 1, s))
+        .collect();
+    let scored = |d: &Detections| -> Vec<Scored> {
+        d.boxes
+            .iter()
+            .zip(&d.labels)
+            .zip(&d.scores)
+            .map(|((b, &l), &s)| (*b, l, s))
+            .collect()
+    };
+    let tol = 1e-3 * rh.max(rw) as f32;
+    let dets = model.detections(&batch, &first, &tf_props).pop().unwrap();
+    let (missing, extra, worst) = match_boxes(&scored(&dets), &expected_dets, tol);
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{}: missing {missing:?}, extra {extra:?}",
+        what("detections")
+    );
+    eprintln!(
+        "{}: {nd} detections, worst box diff {worst:.3e}",
+        what("detections")
+    );
+
+    // The third stage on the reference's detections.
+    let tf_dets = Detections {
+        boxes: expected_dets.iter().map(|d| d.0).collect(),
+        labels: expected_dets.iter().map(|d| d.1).collect(),
+        scores: expected_dets.iter().map(|d| d.2).collect(),
+    };
+    let det_boxes = vec![tf_dets.boxes.clone()];
+    let mask_features =
+        model.box_features(model.crops(&first.features, &batch.image_sizes, &det_boxes));
+    let s = fx.shape(&p("mask_box_classifier_features"));
+    assert_close(
+        &what("block4 (masks)"),
+        &rows(mask_features.clone(), s[0]),
+        &nchw(&s, &fx.f32(&p("mask_box_classifier_features"))),
+        1e-4,
+    );
+    let heads = &model.roi_heads;
+    let mask_logits = host::to_vec(
+        heads
+            .mask_predictor
+            .forward(heads.mask_head.forward(mask_features)),
+    );
+    let m = 33 * 33;
+    // Ours have the background's channel first.
+    let got: Vec<f32> = (0..nd)
+        .flat_map(|d| (1..k).flat_map(move |c| (0..m).map(move |j| (d * k + c) * m + j)))
+        .map(|i| mask_logits[i])
+        .collect();
+    let theirs = fx.f32(&p("mask_predictions"));
+    assert_close(
+        &what("mask logits"),
+        &got,
+        &theirs[..nd * (k - 1) * m],
+        1e-4,
+    );
+    let masks = model
+        .mask_probs(&batch, &first, std::slice::from_ref(&tf_dets))
+        .pop()
+        .unwrap();
+    let tf_masks = fx.f32(&p("detection_masks"));
+    assert_close(&what("masks"), &masks.concat(), &tf_masks[..nd * m], 1e-4);
+
+    // The reference's masks pasted into the original image the OD API's way.
+    let (ratio_h, ratio_w) = (h0 as f32 / rh as f32, w0 as f32 / rw as f32);
+    let pred = Prediction {
+        boxes: tf_dets
+            .boxes
+            .iter()
+            .map(|b| boxes::rescale(b, ratio_h, ratio_w))
+            .collect(),
+        labels: tf_dets.labels.clone(),
+        scores: tf_dets.scores.clone(),
+        masks: tf_masks[..nd * m]
+            .chunks_exact(m)
+            .map(<[f32]>::to_vec)
+            .collect(),
+        mask_size: 33,
+        mask_threshold: 0.5,
+        height: h0,
+        width: w0,
+        paste: MaskPaste::TfOdApi { mask_hw: [33, 33] },
+    };
+    let s = fx.shape(&p("detection_masks_reframed"));
+    let got: Vec<f32> = (0..s[0]).flat_map(|d| pred.mask_probabilities(d)).collect();
+    let reframed = fx.f32(&p("detection_masks_reframed"));
+    assert_close(&what("reframed masks"), &got, &reframed, 1e-4);
+
+    // End to end: the detections of `predict`, except those of a proposal on the crop edge
+    // (its class logits from our own proposals differ from the reference's).
+    let own_pooled = model.crops(&first.features, &[[ph, pw]], &[proposals.boxes.clone()]);
+    let (own_logits, _) = model.box_predictions(model.box_features(own_pooled));
+    let own_logits = host::to_vec(own_logits);
+    let edge: Vec<usize> = (0..n)
+        .filter(|&r| (0..k).any(|j| (own_logits[r * k + j] - tf_logits[r * k + j]).abs() > 1e-3))
+        .collect();
+    assert!(
+        edge.len() <= 1,
+        "{}: proposals {edge:?} differ",
+        what("end to end")
+    );
+    let pred = model.predict(&inputs).pop().unwrap();
+    let got: Vec<Scored> = pred
+        .boxes
+        .iter()
+        .zip(&pred.labels)
+        .zip(&pred.scores)
+        .map(|((b, &l), &s)| (*b, l, s))
+        .collect();
+    let stable: Vec<Scored> = expected_dets
+        .iter()
+        .zip(&source)
+        .filter(|(_, s)| !edge.contains(s))
+        .map(|(d, _)| {
+            let b = boxes::rescale(&d.0, ratio_h, ratio_w);
+            (b, d.1, d.2)
+        })
+        .collect();
+    let (missing, extra, _) = match_boxes(&got, &stable, 1e-3 * h0.max(w0) as f32);
+    assert!(
+        missing.is_empty(),
+        "{}: missing {missing:?}",
+        what("end to end")
+    );
+    assert!(
+        extra.len() <= nd - stable.len(),
+        "{}: extra {extra:?}",
+        what("end to end")
+    );
+    eprintln!(
+        "{}: {} of {nd} detections compared ({} from proposals {edge:?} on the crop edge)",
+        what("end to end"),
+        stable.len(),
+        nd - stable.len()
+    );
+}
+
+#[test]
+fn c4_model_matches_od_api_stage_by_stage() {
+    let fx = Fixture::load(&dir().join("expected.safetensors"));
+    let devs = devices();
+    if devs.len() > 1 {
+        gpu_time_limit();
+    }
+    for (dev_name, dev) in &devs {
+        let (model, report) = import_c4_weights(
+            WeightsFormat::TfOdApi,
+            &dir().join("model.ckpt"),
+            &config(),
+            dev,
+            &ImportOptions::default(),
+        )
+        .unwrap();
+        assert!(report.hints.is_empty(), "{:?}", report.hints);
+        for i in 0..2 {
+            check_image(&model, &fx, i, dev_name);
+        }
+    }
+}
