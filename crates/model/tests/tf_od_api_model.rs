@@ -11,10 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use mrcnn_config::{
-    Architecture, BackboneConfig, BlockKind, InputConfig, ModelConfig, PixelFormat, ResNetLayout,
-    Resizer, WeightsFormat,
-};
+use mrcnn_config::{ModelConfig, WeightsFormat};
 use mrcnn_core::{BoxXyxy, boxes, host};
 use mrcnn_import::ImportOptions;
 use mrcnn_model::prediction::MaskPaste;
@@ -26,43 +23,10 @@ fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tf_od_api/model")
 }
 
-/// The fixture's pipeline.config in this project's keys.
+/// The fixture's pipeline.config in this project's keys (`model.toml`: the preset with the
+/// fixture's sizes).
 fn config() -> ModelConfig {
-    let mut c = ModelConfig {
-        architecture: Architecture::C4,
-        num_classes: 4,
-        input: InputConfig {
-            min_size: vec![64],
-            max_size: 96,
-            pixel_mean: [123.68, 116.779, 103.939],
-            pixel_std: [1.0; 3],
-            format: PixelFormat::Rgb255,
-            resizer: Resizer::TfKeepAspectRatio,
-            size_divisible: 1,
-            ..InputConfig::default()
-        },
-        backbone: BackboneConfig {
-            blocks: Some([2, 2, 3, 2]),
-            block: Some(BlockKind::Bottleneck),
-            stem_channels: 64,
-            base_width: 4,
-            norm_eps: 1e-5,
-            layout: ResNetLayout::TfSlim,
-            output_stride: 8,
-            ..BackboneConfig::default()
-        },
-        ..ModelConfig::default()
-    };
-    c.rpn.nms_thresh = 0.7;
-    c.rpn.score_thresh = 0.0;
-    c.rpn.post_nms_top_n_test = 24;
-    c.rpn.bbox_reg_weights = [10.0, 10.0, 5.0, 5.0];
-    c.roi_heads.score_thresh = 0.0;
-    c.roi_heads.nms_thresh = 0.6;
-    c.roi_heads.detections_per_img = 12;
-    c.c4.rpn_conv_depth = 16;
-    c.c4.max_detections_per_class = 8;
-    c
+    mrcnn_config::load_model_config(&dir().join("model.toml")).unwrap()
 }
 
 /// NHWC (any leading dims folded into N) as NCHW.
@@ -328,7 +292,11 @@ fn check_image(model: &C4MaskRcnn, fx: &Fixture, i: usize, dev_name: &str) {
 
     // End to end: the detections of `predict`, except those of a proposal on the crop edge
     // (its class logits from our own proposals differ from the reference's).
-    let own_pooled = model.crops(&first.features, &[[ph, pw]], &[proposals.boxes.clone()]);
+    let own_pooled = model.crops(
+        &first.features,
+        &[[ph, pw]],
+        std::slice::from_ref(&proposals.boxes),
+    );
     let (own_logits, _) = model.box_predictions(model.box_features(own_pooled));
     let own_logits = host::to_vec(own_logits);
     let edge: Vec<usize> = (0..n)
