@@ -91,12 +91,46 @@ fn leaf(name: &str) -> Option<&'static str> {
 /// Reads and converts a checkpoint: a `frozen_inference_graph.pb`, else a TensorBundle (prefix,
 /// `.index`, `.data-*` or a folder holding one checkpoint).
 pub fn read(path: &Path) -> Result<Converted> {
-    let vars = if path.extension().is_some_and(|e| e == "pb") {
-        super::graph::read_frozen_graph(path)?
-    } else {
-        super::bundle::read_bundle(path)?
+    if path.extension().is_some_and(|e| e == "pb") {
+        // A frozen graph holds every constant of the graph, not only the weights: the ones that
+        // map nowhere are listed as ignored (the model's own check then names any weight that
+        // is missing).
+        let consts = super::graph::read_frozen_graph(path)?;
+        let (weights, others): (Vec<_>, Vec<_>) = consts.into_iter().partition(is_model_variable);
+        let mut conv = convert(&weights, path)?;
+        if !others.is_empty() {
+            conv.notes.push(format!(
+                "{} graph constants that are not weights ignored",
+                others.len()
+            ));
+            conv.ignored.extend(others.into_iter().map(|c| c.name));
+        }
+        return Ok(conv);
+    }
+    convert(&super::bundle::read_bundle(path)?, path)
+}
+
+/// Whether a name is one of the model's variables (as opposed to another graph constant).
+fn is_model_variable(t: &BundleTensor) -> bool {
+    let n = t.name.as_str();
+    let parts: Vec<&str> = n.split('/').collect();
+    let layer = |l: &str| {
+        l == "ClassPredictor"
+            || l == "BoxEncodingPredictor"
+            || l == "Conv"
+            || l.strip_prefix("Conv_")
+                .is_some_and(|i| i.parse::<usize>().is_ok())
     };
-    convert(&vars, path)
+    slim::resnet_name(n).is_some()
+        || match parts.as_slice() {
+            ["Conv", "weights" | "biases"] => true,
+            [
+                "FirstStageBoxPredictor" | "SecondStageBoxPredictor",
+                l,
+                "weights" | "biases",
+            ] => layer(l),
+            _ => false,
+        }
 }
 
 /// Converts the variables of an OD API Faster/Mask R-CNN ResNet v1 checkpoint (`origin` for
@@ -224,6 +258,32 @@ pub fn convert(vars: &[BundleTensor], origin: &Path) -> Result<Converted> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frozen_graph_weights_are_told_from_other_constants() {
+        let t = |name: &str| BundleTensor {
+            name: name.into(),
+            dtype: super::super::TfDtype::F32,
+            shape: vec![1],
+            bytes: vec![0; 4],
+        };
+        for w in [
+            "Conv/weights",
+            "FirstStageBoxPredictor/ClassPredictor/biases",
+            "SecondStageBoxPredictor/Conv_3/weights",
+            "FirstStageFeatureExtractor/resnet_v1_101/conv1/BatchNorm/gamma",
+        ] {
+            assert!(is_model_variable(&t(w)), "{w}");
+        }
+        for c in [
+            "SecondStageBoxPredictor/Reshape/shape",
+            "Preprocessor/sub/y",
+            "Conv/Conv2D/dilation_rate",
+            "FirstStageBoxPredictor/ClassPredictor/Reshape/shape",
+        ] {
+            assert!(!is_model_variable(&t(c)), "{c}");
+        }
+    }
 
     #[test]
     fn first_stage_logits_and_codes() {
