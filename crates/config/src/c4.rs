@@ -58,6 +58,23 @@ pub struct C4Config {
     pub mask_prediction_conv_depth: usize,
     /// Convs of the mask branch, the predictor included (`mask_prediction_num_conv_layers`).
     pub mask_prediction_num_conv_layers: usize,
+    /// Training: anchors sampled per image for the first-stage losses
+    /// (`first_stage_minibatch_size`) and their positive fraction
+    /// (`first_stage_positive_balance_fraction`).
+    pub first_stage_minibatch_size: usize,
+    pub first_stage_positive_balance_fraction: f32,
+    /// Training: proposals sampled per image for the second stage (`second_stage_batch_size`)
+    /// and their positive fraction (`second_stage_balance_fraction`).
+    pub second_stage_batch_size: usize,
+    pub second_stage_balance_fraction: f32,
+    /// Loss weights (`first_stage_localization_loss_weight`, `first_stage_objectness_loss_weight`,
+    /// `second_stage_localization_loss_weight`, `second_stage_classification_loss_weight`,
+    /// `second_stage_mask_prediction_loss_weight`).
+    pub first_stage_localization_loss_weight: f32,
+    pub first_stage_objectness_loss_weight: f32,
+    pub second_stage_localization_loss_weight: f32,
+    pub second_stage_classification_loss_weight: f32,
+    pub second_stage_mask_prediction_loss_weight: f32,
 }
 
 impl Default for C4Config {
@@ -78,6 +95,15 @@ impl Default for C4Config {
             mask_size: [33, 33],
             mask_prediction_conv_depth: 0,
             mask_prediction_num_conv_layers: 4,
+            first_stage_minibatch_size: 256,
+            first_stage_positive_balance_fraction: 0.5,
+            second_stage_batch_size: 64,
+            second_stage_balance_fraction: 0.25,
+            first_stage_localization_loss_weight: 2.0,
+            first_stage_objectness_loss_weight: 1.0,
+            second_stage_localization_loss_weight: 2.0,
+            second_stage_classification_loss_weight: 1.0,
+            second_stage_mask_prediction_loss_weight: 4.0,
         }
     }
 }
@@ -138,6 +164,20 @@ impl C4Config {
         ] {
             if v == 0 {
                 return bad(key, "= 0: it must be at least 1".into());
+            }
+        }
+        for (key, v) in [
+            (
+                "first_stage_positive_balance_fraction",
+                self.first_stage_positive_balance_fraction,
+            ),
+            (
+                "second_stage_balance_fraction",
+                self.second_stage_balance_fraction,
+            ),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return bad(key, format!("= {v}: use a fraction in [0, 1]"));
             }
         }
         if self.rpn_conv_kernel_size.is_multiple_of(2) {

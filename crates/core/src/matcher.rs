@@ -94,6 +94,60 @@ impl Matcher {
     }
 }
 
+/// The TensorFlow Object Detection API's `ArgMaxMatcher` (with
+/// `negatives_lower_than_unmatched`): per prediction the first gt of highest IoU; best IoU
+/// `< unmatched` gives [`BELOW_LOW_THRESHOLD`], `unmatched <= IoU < matched` gives
+/// [`BETWEEN_THRESHOLDS`]. With `force_match_for_each_row` (its first stage), each gt then
+/// takes its single best prediction (the first on ties, whatever the IoU; a prediction claimed
+/// by several gts goes to the first of them), where torchvision's low-quality rule takes every
+/// tied prediction. `similarity[g][n]`, rows of equal length; no gt gives all negatives.
+pub fn tf_argmax_match(
+    similarity: &[Vec<f32>],
+    n: usize,
+    matched: f32,
+    unmatched: f32,
+    force_match_for_each_row: bool,
+) -> Vec<i64> {
+    if similarity.is_empty() {
+        return vec![BELOW_LOW_THRESHOLD; n];
+    }
+    let mut out: Vec<i64> = (0..n)
+        .map(|j| {
+            let (mut best, mut val) = (0usize, similarity[0][j]);
+            for (g, row) in similarity.iter().enumerate().skip(1) {
+                if row[j] > val {
+                    (best, val) = (g, row[j]);
+                }
+            }
+            if val < unmatched {
+                BELOW_LOW_THRESHOLD
+            } else if val < matched {
+                BETWEEN_THRESHOLDS
+            } else {
+                best as i64
+            }
+        })
+        .collect();
+    if force_match_for_each_row {
+        let mut forced = vec![None; n];
+        for (g, row) in similarity.iter().enumerate() {
+            let mut best = 0;
+            for (j, &v) in row.iter().enumerate() {
+                if v > row[best] {
+                    best = j;
+                }
+            }
+            forced[best].get_or_insert(g);
+        }
+        for (o, f) in out.iter_mut().zip(forced) {
+            if let Some(g) = f {
+                *o = g as i64;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +206,20 @@ mod tests {
         let m = Matcher::new(0.7, 0.3, true).unwrap();
         assert!(m.assign(&[]).is_empty());
         assert_eq!(Matcher::background(2), vec![-1, -1]);
+    }
+
+    #[test]
+    fn tf_argmax_forces_one_prediction_per_gt() {
+        // gt 0 overlaps predictions 0 and 1 equally (0.2), gt 1 overlaps 2 at 0.8.
+        let sim = vec![vec![0.2, 0.2, 0.0, 0.4], vec![0.0, 0.1, 0.8, 0.5]];
+        // No forcing: 0.2 and 0.1 are below 0.3, 0.4/0.5 between, 0.8 matched.
+        assert_eq!(
+            tf_argmax_match(&sim, 4, 0.7, 0.3, false),
+            vec![-1, -1, 1, BETWEEN_THRESHOLDS]
+        );
+        // Forcing: gt 0 takes its first best (prediction 3 at 0.4), torchvision would also
+        // have taken every tie; gt 1 keeps prediction 2.
+        assert_eq!(tf_argmax_match(&sim, 4, 0.7, 0.3, true), vec![-1, -1, 1, 0]);
+        assert_eq!(tf_argmax_match(&[], 2, 0.5, 0.5, false), vec![-1, -1]);
     }
 }

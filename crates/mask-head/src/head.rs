@@ -9,8 +9,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
-use burn::tensor::module::interpolate;
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+use mrcnn_core::host;
 
 /// torchvision initialises the mask branch with Kaiming normal (mode fan_out, ReLU gain) and
 /// zero biases; torch's fan_out is `weight.size(0) * kh * kw` for convs and transposed convs.
@@ -29,6 +28,44 @@ fn kaiming_fan_out(
         fan_out_only: true,
     }
     .init_with([a, b, kh, kw], Some(b * kh * kw), Some(a * kh * kw), device)
+}
+
+/// The `[n, 2]`-tap rows of aligned-corners bilinear resampling from `from` to `to` samples
+/// (`src = i * (from - 1) / (to - 1)`, TensorFlow's `resize_bilinear(align_corners=True)`), as a
+/// `[to, from]` matrix.
+fn aligned_corners_matrix(from: usize, to: usize) -> Vec<f32> {
+    let mut m = vec![0.0f32; to * from];
+    let scale = if to > 1 {
+        (from - 1) as f32 / (to - 1) as f32
+    } else {
+        0.0
+    };
+    for i in 0..to {
+        let src = i as f32 * scale;
+        let lo = (src.floor() as usize).min(from - 1);
+        let hi = (lo + 1).min(from - 1);
+        let f = src - lo as f32;
+        m[i * from + lo] += 1.0 - f;
+        m[i * from + hi] += f;
+    }
+    m
+}
+
+/// Bilinear resize with aligned corners of `[K, C, h, w]` to `size`, as two matrix products
+/// (`R_y X R_x^T`). Burn's `interpolate` computes the same values, but its bilinear backward is
+/// missing on the wgpu backend (burn-cubecl 0.22.1 "Bilinear interpolation backward is not
+/// supported"); matrix products have a backward everywhere.
+pub fn resize_aligned_corners(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
+    let [k, c, h, w] = x.dims();
+    let [oh, ow] = size;
+    let device = x.device();
+    let ry: Tensor<3> = host::tensor(aligned_corners_matrix(h, oh), [1, oh, h], &device);
+    let rxt: Tensor<3> = host::tensor(aligned_corners_matrix(w, ow), [1, ow, w], &device)
+        .swap_dims(1, 2);
+    let flat = x.reshape([k * c, h, w]);
+    let rows = ry.expand([k * c, oh, h]).matmul(flat);
+    rows.matmul(rxt.expand([k * c, w, ow]))
+        .reshape([k, c, oh, ow])
 }
 
 #[derive(Module, Debug)]
@@ -63,7 +100,8 @@ impl MaskHead {
         }
     }
 
-    /// The OD API's C4 head: resize to `size` (bilinear, aligned corners), then the convs.
+    /// The OD API's C4 head: resize to `size` (bilinear, aligned corners:
+    /// [`resize_aligned_corners`]), then the convs.
     pub fn upsampling(
         in_channels: usize,
         dims: &[usize],
@@ -79,10 +117,7 @@ impl MaskHead {
 
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<4> {
         if self.upsample_height > 0 {
-            let opts = InterpolateOptions::new(InterpolateMode::Bilinear)
-                .with_align_corners(true)
-                .with_output_size([self.upsample_height, self.upsample_width]);
-            x = interpolate(x, opts);
+            x = resize_aligned_corners(x, [self.upsample_height, self.upsample_width]);
         }
         for c in &self.convs {
             x = relu(c.forward(x));

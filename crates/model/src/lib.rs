@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod c4;
+pub mod c4_training;
 pub mod detector;
 pub mod mask_rcnn;
 pub mod prediction;
