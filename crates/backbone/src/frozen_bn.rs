@@ -1,5 +1,7 @@
 //! Frozen batch norm (torchvision's `FrozenBatchNorm2d`): a fixed per-channel affine built from
-//! the stored statistics; its four tensors never receive gradients.
+//! the stored statistics; its four tensors never receive gradients. With `affine_trainable`
+//! (the TF OD API's `batch_norm_trainable: false`, which freezes the statistics but leaves
+//! TF-slim's `gamma` and `beta` trainable variables) the scale and shift do.
 
 use burn::module::Param;
 use burn::prelude::*;
@@ -11,6 +13,8 @@ pub struct FrozenBatchNorm2d {
     pub running_mean: Param<Tensor<1>>,
     pub running_var: Param<Tensor<1>>,
     pub eps: f32,
+    /// `weight` and `bias` receive gradients (the statistics never do).
+    pub affine_trainable: bool,
 }
 
 fn frozen(t: Tensor<1>) -> Param<Tensor<1>> {
@@ -26,14 +30,29 @@ impl FrozenBatchNorm2d {
             running_mean: frozen(Tensor::zeros([channels], device)),
             running_var: frozen(Tensor::ones([channels], device)),
             eps,
+            affine_trainable: false,
         }
+    }
+
+    /// The same, with `weight` and `bias` trainable when `trainable`.
+    pub fn with_trainable_affine(mut self, trainable: bool) -> Self {
+        if trainable {
+            self.weight = Param::from_tensor(self.weight.val()).set_require_grad(true);
+            self.bias = Param::from_tensor(self.bias.val()).set_require_grad(true);
+        }
+        self.affine_trainable = trainable;
+        self
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let c = self.weight.dims()[0];
-        let scale = self.weight.val().detach()
-            * (self.running_var.val().detach() + self.eps).sqrt().recip();
-        let shift = self.bias.val().detach() - self.running_mean.val().detach() * scale.clone();
+        let (weight, bias) = if self.affine_trainable {
+            (self.weight.val(), self.bias.val())
+        } else {
+            (self.weight.val().detach(), self.bias.val().detach())
+        };
+        let scale = weight * (self.running_var.val().detach() + self.eps).sqrt().recip();
+        let shift = bias - self.running_mean.val().detach() * scale.clone();
         x * scale.reshape([1, c, 1, 1]) + shift.reshape([1, c, 1, 1])
     }
 }

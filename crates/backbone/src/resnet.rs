@@ -49,6 +49,8 @@ struct BlockShape {
     stride_in_1x1: bool,
     layout: ResNetLayout,
     eps: f32,
+    /// Batch-norm scale and shift trainable.
+    affine: bool,
 }
 
 /// The 1x1 projection of a block whose shape changes (torchvision `downsample.0`, `.1`).
@@ -92,15 +94,15 @@ impl Block {
         };
         let downsample = project.then(|| Downsample {
             conv: conv(cin, cout, 1, stride, device),
-            bn: FrozenBatchNorm2d::new(cout, eps, device),
+            bn: FrozenBatchNorm2d::new(cout, eps, device).with_trainable_affine(b.affine),
         });
         let subsample = if project { 1 } else { stride };
         match kind {
             BlockKind::Basic => Self {
                 conv1: dilated_conv(cin, width, 3, stride, dilation, device),
-                bn1: FrozenBatchNorm2d::new(width, eps, device),
+                bn1: FrozenBatchNorm2d::new(width, eps, device).with_trainable_affine(b.affine),
                 conv2: dilated_conv(width, width, 3, 1, dilation, device),
-                bn2: FrozenBatchNorm2d::new(width, eps, device),
+                bn2: FrozenBatchNorm2d::new(width, eps, device).with_trainable_affine(b.affine),
                 conv3: None,
                 bn3: None,
                 downsample,
@@ -114,11 +116,13 @@ impl Block {
                 };
                 Self {
                     conv1: conv(cin, width, 1, s1, device),
-                    bn1: FrozenBatchNorm2d::new(width, eps, device),
+                    bn1: FrozenBatchNorm2d::new(width, eps, device).with_trainable_affine(b.affine),
                     conv2: dilated_conv(width, width, 3, s3, dilation, device),
-                    bn2: FrozenBatchNorm2d::new(width, eps, device),
+                    bn2: FrozenBatchNorm2d::new(width, eps, device).with_trainable_affine(b.affine),
                     conv3: Some(conv(width, cout, 1, 1, device)),
-                    bn3: Some(FrozenBatchNorm2d::new(cout, eps, device)),
+                    bn3: Some(
+                        FrozenBatchNorm2d::new(cout, eps, device).with_trainable_affine(b.affine),
+                    ),
                     downsample,
                     subsample,
                 }
@@ -172,6 +176,7 @@ fn stage_blocks(
                 stride_in_1x1: cfg.stride_in_1x1,
                 layout: cfg.layout,
                 eps: cfg.norm_eps,
+                affine: cfg.norm_affine_trainable,
             };
             cin = outs[stage];
             Block::new(shape, device)
@@ -228,7 +233,8 @@ impl ResNet {
         let mut next = || layers.remove(0);
         Ok(Self {
             conv1: conv(3, cfg.stem_channels, 7, 2, device),
-            bn1: FrozenBatchNorm2d::new(cfg.stem_channels, cfg.norm_eps, device),
+            bn1: FrozenBatchNorm2d::new(cfg.stem_channels, cfg.norm_eps, device)
+                .with_trainable_affine(cfg.norm_affine_trainable),
             layer1: next(),
             layer2: next(),
             layer3: next(),

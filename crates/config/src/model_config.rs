@@ -142,6 +142,10 @@ pub struct BackboneConfig {
     pub stride_in_1x1: bool,
     /// Frozen batch-norm epsilon: 1e-5, or 0.0 as torchvision's COCO weights use.
     pub norm_eps: f32,
+    /// Train the frozen batch norms' scale and shift (never their statistics), as the TF OD
+    /// API's ResNet extractors do (TF-slim's `gamma`/`beta` stay trainable variables);
+    /// torchvision, Detectron2 and MMDetection freeze them.
+    pub norm_affine_trainable: bool,
     /// Number of trainable stages counted from layer4 (torchvision's `trainable_layers`, 0..5):
     /// 3 trains layer2..layer4 and freezes the stem and layer1.
     pub trainable_layers: usize,
@@ -178,6 +182,7 @@ impl Default for BackboneConfig {
             base_width: 64,
             stride_in_1x1: false,
             norm_eps: 1e-5,
+            norm_affine_trainable: false,
             trainable_layers: 3,
             layout: ResNetLayout::Torchvision,
             output_stride: 32,

@@ -40,8 +40,9 @@ use mrcnn_core::{BoxXyxy, ResizedTarget, Result, boxes, host};
 use mrcnn_rpn::proposals::{ProposalParams, tf_od_api_proposals};
 
 use crate::c4::C4MaskRcnn;
-use crate::training::Losses;
-use crate::transform::ImageList;
+use crate::targets::TrainTarget;
+use crate::training::{Losses, choose_train_min_size, transform_train};
+use crate::transform::{ImageInput, ImageList};
 
 /// Sampler labels from matches: object `1`, background `0`, ignored `-1`.
 fn labels(matches: &[i64]) -> Vec<i64> {
@@ -79,6 +80,20 @@ impl C4MaskRcnn {
             weights,
             ..BoxCoder::tf_od_api(None)
         }
+    }
+
+    /// The five losses of a training batch (images and targets in their original pixels);
+    /// `rng` picks the training size and drives the samplers.
+    pub fn forward_train<R: Rng + ?Sized>(
+        &self,
+        images: &[ImageInput],
+        targets: &[TrainTarget],
+        rng: &mut R,
+    ) -> Result<Losses> {
+        let min_size = choose_train_min_size(&self.config, rng);
+        let (batch, targets) =
+            transform_train(&self.config, &self.device(), images, targets, min_size)?;
+        self.forward_train_batch(&batch, &targets, rng)
     }
 
     /// The five losses of an already transformed batch (targets in the batch's pixels);

@@ -1,6 +1,6 @@
-//! [`Detector`]: either architecture behind one interface, for the commands that only run a
-//! model (`predict`, `eval`, `import-weights`): the model config's `architecture` picks
-//! [`MaskRcnn`] (FPN) or [`C4MaskRcnn`] (the TF OD API's single-level model).
+//! [`Detector`]: either architecture behind one interface, for the commands (`train`,
+//! `predict`, `eval`, `import-weights`): the model config's `architecture` picks [`MaskRcnn`]
+//! (FPN) or [`C4MaskRcnn`] (the TF OD API's single-level model).
 
 use std::path::Path;
 
@@ -11,7 +11,10 @@ use mrcnn_import::{ImportOptions, ImportReport};
 use crate::weights::{
     WeightsError, import_c4_weights, import_weights, load_torchvision_weights, save_module,
 };
+use crate::targets::TrainTarget;
+use crate::training::{Losses, freeze_backbone_stages};
 use crate::{C4MaskRcnn, ImageInput, MaskRcnn, Prediction};
+use mrcnn_core::rand::Rng;
 
 /// Inference on a batch of images, whatever the architecture.
 pub trait Predict {
@@ -40,10 +43,10 @@ impl Predict for Detector {
     }
 }
 
-/// A Mask R-CNN of either architecture.
+/// A Mask R-CNN of either architecture (a module: the trainer trains either).
 // One detector per process, of similar sizes: boxing a variant would buy nothing.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
+#[derive(Module, Debug)]
 pub enum Detector {
     /// ResNet-FPN (torchvision, Detectron2, MMDetection).
     Fpn(MaskRcnn),
@@ -52,6 +55,34 @@ pub enum Detector {
 }
 
 impl Detector {
+    /// A model of `config`'s architecture with freshly initialised weights.
+    pub fn new(config: ModelConfig, device: &Device) -> mrcnn_core::Result<Self> {
+        Ok(match config.architecture {
+            Architecture::Fpn => Self::Fpn(MaskRcnn::new(config, device)?),
+            Architecture::C4 => Self::C4(C4MaskRcnn::new(config, device)?),
+        })
+    }
+
+    /// The five losses of a training batch (original pixels); `rng` picks the training size
+    /// and drives the samplers.
+    pub fn forward_train<R: Rng + ?Sized>(
+        &self,
+        images: &[ImageInput],
+        targets: &[TrainTarget],
+        rng: &mut R,
+    ) -> mrcnn_core::Result<Losses> {
+        match self {
+            Self::Fpn(m) => m.forward_train(images, targets, rng),
+            Self::C4(m) => m.forward_train(images, targets, rng),
+        }
+    }
+
+    /// Freezes the first backbone stages (`backbone.trainable_layers`).
+    pub fn freeze_backbone_stages(self) -> Self {
+        let cfg = self.config().clone();
+        freeze_backbone_stages(self, &cfg)
+    }
+
     /// The model of `config` with the weights of `path`: torchvision-layout files as they are
     /// (what `import-weights` writes, for either architecture), other frameworks' checkpoints
     /// imported with head surgery (`format` `Auto` decides by the path).

@@ -33,8 +33,8 @@ impl MaskRcnn {
         if config.architecture != Architecture::Fpn {
             return Err(InvalidValue::new(
                 "architecture",
-                "= \"c4\": this is the C4 model (C4MaskRcnn), which predict, eval and \
-                 import-weights run; training it is not implemented yet (issue 12)",
+                "= \"c4\": this config is the C4 model; build C4MaskRcnn (or Detector, \
+                 which picks the architecture)",
             )
             .into());
         }

@@ -8,6 +8,7 @@
 //! Also here: torchvision's `trainable_layers` rule for freezing the first backbone stages.
 
 use crate::mask_rcnn::MaskRcnn;
+use mrcnn_config::ModelConfig;
 use crate::targets::{TrainTarget, resize_target, validate};
 use crate::transform::{self, ImageInput, ImageList};
 use burn::module::{Module, ParamGroup};
@@ -73,24 +74,13 @@ impl MaskRcnn {
     /// first `backbone.trainable_layers` train, the parameters of the others are frozen (the FPN
     /// and heads always train; frozen batch norm never does).
     pub fn freeze_backbone_stages(self) -> Self {
-        let stages = ["layer4", "layer3", "layer2", "layer1", "conv1"];
-        let trainable = self.config.backbone.trainable_layers.min(stages.len());
-        let mut frozen: Vec<&str> = stages[trainable..].to_vec();
-        if trainable < stages.len() {
-            frozen.push("bn1");
-        }
-        if frozen.is_empty() {
-            return self;
-        }
-        let pattern = format!(r"^backbone\.body\.({})\.", frozen.join("|"));
-        let group = ParamGroup::from_regex(&pattern).expect("the stage pattern is a valid regex");
-        self.freeze_group(group)
+        let cfg = self.config.clone();
+        freeze_backbone_stages(self, &cfg)
     }
 
     /// The training shorter side: one of `input.min_size` at random (torchvision's `torch_choice`).
     pub fn choose_train_min_size<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
-        let sizes = &self.config.input.min_size;
-        sizes[rng.random_range(0..sizes.len())]
+        choose_train_min_size(&self.config, rng)
     }
 
     /// Training transform: normalise, resize to `min_size`, batch; targets resized alike.
@@ -100,41 +90,7 @@ impl MaskRcnn {
         targets: &[TrainTarget],
         min_size: usize,
     ) -> Result<(ImageList, Vec<ResizedTarget>)> {
-        if images.is_empty() || images.len() != targets.len() {
-            return Err(Error::Batch(format!(
-                "training batch: {} images and {} targets; give one target per image, at least one image",
-                images.len(),
-                targets.len()
-            )));
-        }
-        for (i, (img, t)) in images.iter().zip(targets).enumerate() {
-            if img.height == 0 || img.width == 0 || img.data.len() != 3 * img.height * img.width {
-                return Err(Error::Batch(format!(
-                    "training image {i}: {}x{} with {} values (expected 3 x height x width)",
-                    img.height,
-                    img.width,
-                    img.data.len()
-                )));
-            }
-            validate(t, i, [img.height, img.width], self.config.num_classes)?;
-        }
-        let batch = transform::transform(images, &self.config.input, min_size, &self.device());
-        let resized = targets
-            .iter()
-            .zip(images)
-            .zip(&batch.image_sizes)
-            .enumerate()
-            .map(|(i, ((t, img), &hw))| {
-                resize_target(
-                    t,
-                    i,
-                    [img.height, img.width],
-                    hw,
-                    self.config.input.degenerate_boxes,
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok((batch, resized))
+        transform_train(&self.config, &self.device(), images, targets, min_size)
     }
 
     /// The five losses of a training batch; `rng` picks the size and drives the samplers.
@@ -177,4 +133,74 @@ impl MaskRcnn {
             mask: roi.mask,
         })
     }
+}
+
+/// torchvision's `trainable_layers` rule on any model with a `backbone.body` ResNet: of
+/// `[layer4, layer3, layer2, layer1, conv1]`, the first `backbone.trainable_layers` train, the
+/// parameters of the others (and the stem's batch norm with conv1) are frozen.
+pub fn freeze_backbone_stages<M: Module>(model: M, cfg: &ModelConfig) -> M {
+    let stages = ["layer4", "layer3", "layer2", "layer1", "conv1"];
+    let trainable = cfg.backbone.trainable_layers.min(stages.len());
+    let mut frozen: Vec<&str> = stages[trainable..].to_vec();
+    if trainable < stages.len() {
+        frozen.push("bn1");
+    }
+    if frozen.is_empty() {
+        return model;
+    }
+    let pattern = format!(r"^backbone\.body\.({})\.", frozen.join("|"));
+    let group = ParamGroup::from_regex(&pattern).expect("the stage pattern is a valid regex");
+    model.freeze_group(group)
+}
+
+/// One of `input.min_size` at random (torchvision's `torch_choice`).
+pub fn choose_train_min_size<R: Rng + ?Sized>(cfg: &ModelConfig, rng: &mut R) -> usize {
+    let sizes = &cfg.input.min_size;
+    sizes[rng.random_range(0..sizes.len())]
+}
+
+/// The training transform of either model: checks the batch, normalises, resizes to
+/// `min_size` and batches the images on `device`, and resizes the targets alike.
+pub fn transform_train(
+    cfg: &ModelConfig,
+    device: &Device,
+    images: &[ImageInput],
+    targets: &[TrainTarget],
+    min_size: usize,
+) -> Result<(ImageList, Vec<ResizedTarget>)> {
+    if images.is_empty() || images.len() != targets.len() {
+        return Err(Error::Batch(format!(
+            "training batch: {} images and {} targets; give one target per image, at least one image",
+            images.len(),
+            targets.len()
+        )));
+    }
+    for (i, (img, t)) in images.iter().zip(targets).enumerate() {
+        if img.height == 0 || img.width == 0 || img.data.len() != 3 * img.height * img.width {
+            return Err(Error::Batch(format!(
+                "training image {i}: {}x{} with {} values (expected 3 x height x width)",
+                img.height,
+                img.width,
+                img.data.len()
+            )));
+        }
+        validate(t, i, [img.height, img.width], cfg.num_classes)?;
+    }
+    let batch = transform::transform(images, &cfg.input, min_size, device);
+    let resized = targets
+        .iter()
+        .zip(images)
+        .zip(&batch.image_sizes)
+        .enumerate()
+        .map(|(i, ((t, img), &hw))| {
+            resize_target(
+                t,
+                i,
+                [img.height, img.width],
+                hw,
+                cfg.input.degenerate_boxes,
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((batch, resized))
 }

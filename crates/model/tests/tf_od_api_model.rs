@@ -524,6 +524,13 @@ fn c4_training_losses_and_gradients_match_od_api() {
             ),
             1e-4,
         );
+        // The batch norms' scale trains (their statistics do not), as TF-slim's gamma does.
+        assert_close(
+            &format!("img{i} grad block4 conv3 gamma"),
+            &grad_of(&heads.res5[1].bn3.as_ref().unwrap().weight, &grads),
+            &fx.f32(&p("grad/SecondStageFeatureExtractor/resnet_v1_101/block4/unit_2/bottleneck_v1/conv3/BatchNorm/gamma")),
+            1e-4,
+        );
         // FC kernels are [in, out]; ours (burn Linear) [in, out] too.
         let cls_w = fx.f32(&p("grad/SecondStageBoxPredictor/ClassPredictor/weights"));
         assert_close(

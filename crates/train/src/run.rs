@@ -16,7 +16,7 @@ use mrcnn_config::{Experiment, ModelConfig, ScheduleKind};
 use mrcnn_data::loader::{Loader, LoaderConfig};
 use mrcnn_data::{Dataset, TransformConfig, Transforms};
 use mrcnn_import::ImportOptions;
-use mrcnn_model::{MaskRcnn, import_weights};
+use mrcnn_model::Detector;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -64,16 +64,16 @@ fn initial_model(
     exp: &Experiment,
     cfg: &ModelConfig,
     device: &Device,
-) -> Result<MaskRcnn, TrainError> {
+) -> Result<Detector, TrainError> {
     let Some(w) = &exp.model.weights else {
         tracing::info!("no model.weights: training from a random initialisation");
-        return Ok(MaskRcnn::new(cfg.clone(), device)?);
+        return Ok(Detector::new(cfg.clone(), device)?);
     };
     let opts = ImportOptions {
         seed: exp.seed,
         ..Default::default()
     };
-    let (model, report) = import_weights(exp.model.weights_format, w, cfg, device, &opts)?;
+    let (model, report) = Detector::import(exp.model.weights_format, w, cfg, device, &opts)?;
     for line in report.to_string().lines() {
         tracing::info!("{line}");
     }
@@ -441,7 +441,7 @@ fn run_in(
     if outcome.reason == StopReason::Finished {
         let path = run_dir.join("model_final.safetensors");
         let model = result.model.model;
-        mrcnn_model::save_safetensors(&model, &path)?;
+        model.save_safetensors(&path)?;
         tracing::info!("wrote {}", path.display());
         final_weights = Some(path);
         crate::report::write_run_report(run_dir, &outcome, &skipped_val)?;

@@ -4,7 +4,7 @@ use crate::optimizer::{SgdSettings, sgd_step};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use mrcnn_core::Result;
 use mrcnn_core::rand::Rng;
-use mrcnn_model::MaskRcnn;
+use mrcnn_model::Detector;
 use mrcnn_model::targets::TrainTarget;
 use mrcnn_model::transform::ImageInput;
 
@@ -20,14 +20,14 @@ pub struct StepOutput {
 /// Runs one step at learning rate `lr` on `images` (model on an autodiff device) and returns the
 /// updated model. A data error leaves the model untouched and is returned with it.
 pub fn train_step<R: Rng + ?Sized>(
-    model: MaskRcnn,
+    model: Detector,
     optim: &mut ModuleOptimizer,
     settings: &SgdSettings,
     images: &[ImageInput],
     targets: &[TrainTarget],
     lr: f64,
     rng: &mut R,
-) -> (MaskRcnn, Result<StepOutput>) {
+) -> (Detector, Result<StepOutput>) {
     let losses = match model.forward_train(images, targets, rng) {
         Ok(l) => l,
         Err(e) => return (model, Err(e)),

@@ -347,7 +347,7 @@ fn evaluation_step(
             if out.best.is_none_or(|(_, ap)| s[0] > ap) {
                 let path = run_dir.join("model_best.safetensors");
                 let model = learner.model().valid().model;
-                match mrcnn_model::save_safetensors(&model, &path) {
+                match model.save_safetensors(&path) {
                     Ok(()) => out.best = Some((it, s[0])),
                     Err(e) => tracing::warn!("could not keep the best weights: {e}"),
                 }

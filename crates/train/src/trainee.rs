@@ -1,4 +1,5 @@
-//! The model as burn-train's `Learner` sees it: [`Trainee`] wraps [`MaskRcnn`] and implements
+//! The model as burn-train's `Learner` sees it: [`Trainee`] wraps a [`Detector`] (the FPN or
+//! the C4 model) and implements
 //! `TrainStep` (the five torchvision losses, backward, gradient clipping in `optimize`) and
 //! `InferenceStep` (predictions), so the Learner, its checkpointer and its optimiser step drive
 //! Mask R-CNN.
@@ -16,14 +17,14 @@ use mrcnn_core::rand::SeedableRng;
 use mrcnn_core::rand_chacha::ChaCha8Rng;
 use mrcnn_data::Sample;
 use mrcnn_model::targets::TrainTarget;
-use mrcnn_model::{ImageInput, MaskRcnn, Prediction};
+use mrcnn_model::{Detector, ImageInput, Predict, Prediction};
 
 use crate::optimizer::clip_grad_norm;
 
 /// Mask R-CNN under training: the model plus the one optimiser knob that acts on gradients.
 #[derive(Module, Debug)]
 pub struct Trainee {
-    pub model: MaskRcnn,
+    pub model: Detector,
     /// Clip the global gradient norm to this value before the SGD step.
     #[module(skip)]
     pub clip_grad_norm: Option<f32>,

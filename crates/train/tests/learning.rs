@@ -8,7 +8,7 @@ use burn::prelude::*;
 use mrcnn_config::ModelConfig;
 use mrcnn_core::rand::{Rng, SeedableRng};
 use mrcnn_core::rand_chacha::ChaCha8Rng;
-use mrcnn_model::MaskRcnn;
+use mrcnn_model::Detector;
 use mrcnn_model::targets::TrainTarget;
 use mrcnn_model::transform::ImageInput;
 use mrcnn_train::{Decay, SgdSettings, WarmupLr, train_step};
@@ -108,7 +108,7 @@ fn mean(v: &[f32]) -> f32 {
 #[test]
 fn hundred_steps_lower_the_loss() {
     let device = Device::flex().autodiff();
-    let mut model = MaskRcnn::new(tiny_config(), &device)
+    let mut model = Detector::new(tiny_config(), &device)
         .unwrap()
         .freeze_backbone_stages();
     let mut rng = ChaCha8Rng::seed_from_u64(7);

@@ -16,7 +16,7 @@ use mrcnn_config::ModelConfig;
 use mrcnn_config::WgpuAdapter;
 use mrcnn_core::rand::{Rng, SeedableRng};
 use mrcnn_core::rand_chacha::ChaCha8Rng;
-use mrcnn_model::MaskRcnn;
+use mrcnn_model::{Detector, MaskRcnn};
 use mrcnn_model::targets::TrainTarget;
 use mrcnn_model::transform::ImageInput;
 use mrcnn_train::parallel::{DataParallel, materialize, shard_seed};
@@ -67,7 +67,7 @@ predictor_dim = 8
     // Initialise on flex (Burn initialises lazily, on the device of first use).
     materialize(&model);
     Trainee {
-        model: model.fork(device),
+        model: Detector::Fpn(model.fork(device)),
         clip_grad_norm: None,
     }
 }

@@ -298,6 +298,49 @@ fn training_starts_from_an_original_detectron2_pickle() {
     assert!(r.final_weights.is_some());
 }
 
+#[test]
+fn the_od_api_c4_model_trains_from_its_tf_checkpoint() {
+    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests/fixtures/tf_od_api/model");
+    let path = experiment(dir.path(), "c4", "");
+    let exp = load_experiment(
+        &path,
+        &[
+            format!("model.config=\"{}\"", fixture.join("model.toml").display()),
+            format!("model.weights=\"{}\"", fixture.join("model.ckpt").display()),
+            "model.weights_format=\"tf-od-api\"".into(),
+            "solver.max_iter=2".into(),
+        ],
+    )
+    .unwrap();
+    let r = run_experiment(&exp, &RunOptions::default()).unwrap();
+    assert_eq!(r.outcome.iteration, 2);
+    let log = std::fs::read_to_string(r.run_dir.join("log.txt")).unwrap();
+    // The OD API checkpoint went through the importer and head surgery (a TF checkpoint
+    // names no classes: 3 foreground classes are matched by position) and trained with the
+    // OD API's losses.
+    assert!(log.contains("tf-od-api format"), "{log}");
+    assert!(log.contains("matched by position"), "{log}");
+    assert!(log.contains("iter 2/2"), "{log}");
+    let weights = r.final_weights.expect("final weights");
+    // The weights it wrote load back into the C4 model.
+    let cfg = exp.architecture.clone().with_classes(vec![
+        "circle".into(),
+        "rectangle".into(),
+        "triangle".into(),
+    ]);
+    let model = mrcnn_model::Detector::load(
+        cfg.unwrap(),
+        &weights,
+        mrcnn_config::WeightsFormat::Auto,
+        &burn::prelude::Device::flex(),
+    )
+    .unwrap();
+    assert!(matches!(model, mrcnn_model::Detector::C4(_)));
+}
+
 /// A data-parallel run over two wgpu devices (`wgpu` and `wgpu:cpu`: on a machine with lavapipe
 /// only, two devices on the same software adapter), stopped and resumed, ends with the weights of
 /// the uninterrupted one, up to float rounding: on wgpu the backward kernels that scatter-add
