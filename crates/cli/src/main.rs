@@ -8,6 +8,7 @@ mod eval;
 mod eval_model;
 mod eval_results;
 mod images;
+mod import_config;
 mod import_weights;
 mod overlays;
 mod predict;
@@ -49,6 +50,9 @@ enum Command {
     Dataset(DatasetCommand),
     /// Convert a Detectron2, MMDetection or torchvision checkpoint to this model's safetensors.
     ImportWeights(import_weights::ImportArgs),
+    /// Translate a TensorFlow Object Detection API pipeline.config (Mask R-CNN ResNet) into a
+    /// model config and an experiment, listing every field that is not translated.
+    ImportConfig(import_config::ImportConfigArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -125,6 +129,7 @@ fn main() -> ExitCode {
         Command::Dataset(DatasetCommand::Stats(a)) => report(data_cmds::stats(&a)),
         Command::Dataset(DatasetCommand::Show(a)) => report(show::show(&a)),
         Command::ImportWeights(a) => import_weights::run(&a),
+        Command::ImportConfig(a) => import_config::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -234,6 +239,21 @@ mod tests {
         };
         assert_eq!(a.format, mrcnn_config::WeightsFormat::Detectron2);
         assert_eq!(a.source_class_names.unwrap(), vec!["a", "b"]);
+
+        let c = Cli::try_parse_from([
+            "mrcnn",
+            "import-config",
+            "pipeline.config",
+            "--out-dir",
+            "imported",
+            "--force",
+        ])
+        .unwrap();
+        let Command::ImportConfig(a) = c.command else {
+            panic!()
+        };
+        assert_eq!(a.out_dir, std::path::Path::new("imported"));
+        assert!(a.force);
     }
 
     #[test]

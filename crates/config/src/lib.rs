@@ -49,6 +49,7 @@ mod layers;
 mod load;
 mod model;
 mod model_config;
+mod pipeline;
 mod run;
 mod solver;
 pub mod text_format;
@@ -69,6 +70,9 @@ pub use model_config::{
     AnchorConfig, BackboneConfig, BlockKind, DegenerateBoxes, FpnConfig, InputConfig,
     MaskHeadConfig, ModelConfig, PixelFormat, PoolerConfig, ResNetLayout, Resizer, RoiHeadsConfig,
     RpnConfig,
+};
+pub use pipeline::{
+    NoteKind, PipelineError, PipelineNote, PipelineTranslation, translate_pipeline,
 };
 pub use run::{CheckpointSection, EvalSection, LoaderSection, LogSection};
 pub use solver::{ScheduleKind, SolverSection};

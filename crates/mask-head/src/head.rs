@@ -60,8 +60,8 @@ pub fn resize_aligned_corners(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
     let [oh, ow] = size;
     let device = x.device();
     let ry: Tensor<3> = host::tensor(aligned_corners_matrix(h, oh), [1, oh, h], &device);
-    let rxt: Tensor<3> = host::tensor(aligned_corners_matrix(w, ow), [1, ow, w], &device)
-        .swap_dims(1, 2);
+    let rxt: Tensor<3> =
+        host::tensor(aligned_corners_matrix(w, ow), [1, ow, w], &device).swap_dims(1, 2);
     let flat = x.reshape([k * c, h, w]);
     let rows = ry.expand([k * c, oh, h]).matmul(flat);
     rows.matmul(rxt.expand([k * c, w, ow]))

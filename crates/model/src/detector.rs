@@ -8,11 +8,11 @@ use burn::prelude::*;
 use mrcnn_config::{Architecture, ModelConfig, WeightsFormat};
 use mrcnn_import::{ImportOptions, ImportReport};
 
+use crate::targets::TrainTarget;
+use crate::training::{Losses, freeze_backbone_stages};
 use crate::weights::{
     WeightsError, import_c4_weights, import_weights, load_torchvision_weights, save_module,
 };
-use crate::targets::TrainTarget;
-use crate::training::{Losses, freeze_backbone_stages};
 use crate::{C4MaskRcnn, ImageInput, MaskRcnn, Prediction};
 use mrcnn_core::rand::Rng;
 

@@ -8,11 +8,11 @@
 //! Also here: torchvision's `trainable_layers` rule for freezing the first backbone stages.
 
 use crate::mask_rcnn::MaskRcnn;
-use mrcnn_config::ModelConfig;
 use crate::targets::{TrainTarget, resize_target, validate};
 use crate::transform::{self, ImageInput, ImageList};
 use burn::module::{Module, ParamGroup};
 use burn::prelude::*;
+use mrcnn_config::ModelConfig;
 use mrcnn_core::rand::Rng;
 use mrcnn_core::{BoxXyxy, Error, ResizedTarget, Result, host};
 use mrcnn_rpn::loss::rpn_loss;
