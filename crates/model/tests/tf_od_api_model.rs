@@ -376,23 +376,33 @@ fn grad_of<const D: usize>(
 
 #[test]
 fn c4_training_losses_and_gradients_match_od_api() {
-    use mrcnn_core::ResizedTarget;
-    use mrcnn_core::rand::SeedableRng;
-    use mrcnn_import::tf::slim::hwio_to_oihw;
     let fx = Fixture::load(&dir().join("expected.safetensors"));
     // The fixture's training edits: both samplers take every candidate (deterministic).
     let mut cfg = config();
     cfg.c4.first_stage_minibatch_size = 100_000;
     cfg.c4.second_stage_batch_size = 24;
     cfg.c4.second_stage_balance_fraction = 1.0;
-    // On flex: burn's wgpu backward of the sampling ops is exercised by the FPN's opt-in wgpu
-    // training parity; this one is about the OD API's training semantics.
-    let dev = Device::flex().autodiff();
+    // flex; on wgpu too with MRCNN_TEST_WGPU_TRAIN=1 (it passes, but lavapipe takes ~4 min
+    // tuning the backward kernels), as the FPN's training parity.
+    let mut devs = vec![("flex", Device::flex())];
+    if std::env::var("MRCNN_TEST_WGPU_TRAIN").as_deref() == Ok("1") {
+        devs = devices();
+        gpu_time_limit();
+    }
+    for (dev_name, dev) in devs {
+        check_training(&cfg, &fx, dev_name, &dev.autodiff());
+    }
+}
+
+fn check_training(cfg: &ModelConfig, fx: &Fixture, dev_name: &str, dev: &Device) {
+    use mrcnn_core::ResizedTarget;
+    use mrcnn_core::rand::SeedableRng;
+    use mrcnn_import::tf::slim::hwio_to_oihw;
     let (model, _) = import_c4_weights(
         WeightsFormat::TfOdApi,
         &dir().join("model.ckpt"),
-        &cfg,
-        &dev,
+        cfg,
+        dev,
         &ImportOptions::default(),
     )
     .unwrap();
@@ -456,7 +466,7 @@ fn c4_training_losses_and_gradients_match_od_api() {
         for ((ours, tf), (name, v)) in names.iter().zip(values) {
             assert_eq!(*ours, name.trim_start_matches("loss_"));
             let e = fx.f32(&p(tf))[0];
-            eprintln!("img{i} {name}: {v:.6} vs OD API {e:.6}");
+            eprintln!("{dev_name} img{i} {name}: {v:.6} vs OD API {e:.6}");
             assert!(
                 (v - e).abs() <= 1e-4 * e.abs().max(1.0),
                 "img{i} {name}: {v} vs OD API {e}"
@@ -476,14 +486,14 @@ fn c4_training_losses_and_gradients_match_od_api() {
         };
         let body = &model.backbone.body;
         assert_close(
-            &format!("img{i} grad conv1"),
+            &format!("{dev_name} img{i} grad conv1"),
             &grad_of(&body.conv1.weight, &grads),
             &oihw("FirstStageFeatureExtractor/resnet_v1_101/conv1/weights"),
             1e-4,
         );
         let head = &model.rpn.head;
         assert_close(
-            &format!("img{i} grad rpn conv bias"),
+            &format!("{dev_name} img{i} grad rpn conv bias"),
             &grad_of(head.conv.bias.as_ref().unwrap(), &grads),
             &fx.f32(&p("grad/Conv/biases")),
             1e-4,
@@ -495,7 +505,7 @@ fn c4_training_losses_and_gradients_match_od_api() {
             .map(|b| b[1])
             .collect();
         assert_close(
-            &format!("img{i} grad objectness bias"),
+            &format!("{dev_name} img{i} grad objectness bias"),
             &grad_of(head.cls_logits.bias.as_ref().unwrap(), &grads),
             &obj,
             1e-4,
@@ -510,14 +520,14 @@ fn c4_training_losses_and_gradients_match_od_api() {
             })
             .collect();
         assert_close(
-            &format!("img{i} grad rpn box weights"),
+            &format!("{dev_name} img{i} grad rpn box weights"),
             &grad_of(&head.bbox_pred.weight, &grads),
             &permuted,
             1e-4,
         );
         let heads = &model.roi_heads;
         assert_close(
-            &format!("img{i} grad block4 conv3"),
+            &format!("{dev_name} img{i} grad block4 conv3"),
             &grad_of(&heads.res5[1].conv3.as_ref().unwrap().weight, &grads),
             &oihw(
                 "SecondStageFeatureExtractor/resnet_v1_101/block4/unit_2/bottleneck_v1/conv3/weights",
@@ -526,7 +536,7 @@ fn c4_training_losses_and_gradients_match_od_api() {
         );
         // The batch norms' scale trains (their statistics do not), as TF-slim's gamma does.
         assert_close(
-            &format!("img{i} grad block4 conv3 gamma"),
+            &format!("{dev_name} img{i} grad block4 conv3 gamma"),
             &grad_of(&heads.res5[1].bn3.as_ref().unwrap().weight, &grads),
             &fx.f32(&p("grad/SecondStageFeatureExtractor/resnet_v1_101/block4/unit_2/bottleneck_v1/conv3/BatchNorm/gamma")),
             1e-4,
@@ -534,7 +544,7 @@ fn c4_training_losses_and_gradients_match_od_api() {
         // FC kernels are [in, out]; ours (burn Linear) [in, out] too.
         let cls_w = fx.f32(&p("grad/SecondStageBoxPredictor/ClassPredictor/weights"));
         assert_close(
-            &format!("img{i} grad class weights"),
+            &format!("{dev_name} img{i} grad class weights"),
             &grad_of(&heads.box_predictor.cls_score.weight, &grads),
             &cls_w,
             1e-4,
@@ -549,7 +559,7 @@ fn c4_training_losses_and_gradients_match_od_api() {
             want.extend([1, 0, 3, 2].map(|j| bb[4 * c + j]));
         }
         assert_close(
-            &format!("img{i} grad box biases"),
+            &format!("{dev_name} img{i} grad box biases"),
             &grad_of(heads.box_predictor.bbox_pred.bias.as_ref().unwrap(), &grads),
             &want,
             1e-4,
@@ -558,7 +568,7 @@ fn c4_training_losses_and_gradients_match_od_api() {
         let mut want = vec![0.0f32; mw.len() / 3];
         want.extend(mw);
         assert_close(
-            &format!("img{i} grad mask predictor"),
+            &format!("{dev_name} img{i} grad mask predictor"),
             &grad_of(&heads.mask_predictor.mask_fcn_logits.weight, &grads),
             &want,
             1e-4,
