@@ -575,3 +575,43 @@ fn check_training(cfg: &ModelConfig, fx: &Fixture, dev_name: &str, dev: &Device)
         );
     }
 }
+
+/// The full-size preset (`model_configs/mask_rcnn_resnet101_atrous_tf.toml`: ResNet-101, 90
+/// classes, 800x1365) with random weights on one 480x640 image: every stage runs at the real
+/// sizes (300 proposals, up to 100 detections per class). Minutes on 2 CPU cores:
+/// `cargo test --release --workspace --test tf_od_api_model -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn full_size_atrous_preset_runs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let cfg = mrcnn_config::load_model_config(
+        &root.join("model_configs/mask_rcnn_resnet101_atrous_tf.toml"),
+    )
+    .unwrap();
+    let dev = Device::flex();
+    let t = std::time::Instant::now();
+    let model = C4MaskRcnn::new(cfg, &dev).unwrap();
+    eprintln!("built in {:.1} s", t.elapsed().as_secs_f64());
+    let (h, w) = (480, 640);
+    let data: Vec<f32> = (0..3 * h * w)
+        .map(|i| ((i * 7919) % 255) as f32 / 255.0)
+        .collect();
+    let img = ImageInput {
+        data,
+        height: h,
+        width: w,
+    };
+    let t = std::time::Instant::now();
+    let batch = model.transform(std::slice::from_ref(&img));
+    assert_eq!(batch.image_sizes[0], [800, 1067]);
+    let first = model.first_stage(&batch);
+    assert_eq!(first.features.dims(), [1, 1024, 100, 134]);
+    assert_eq!(first.anchors.len(), 100 * 134 * 12);
+    let pred = model.predict(&[img]).pop().unwrap();
+    eprintln!(
+        "predict: {} detections in {:.1} s (first stage included twice)",
+        pred.len(),
+        t.elapsed().as_secs_f64()
+    );
+    assert!(pred.len() <= 300);
+}
