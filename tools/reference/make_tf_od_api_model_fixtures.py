@@ -77,8 +77,33 @@ Writes crates/model/tests/fixtures/tf_od_api/model/ (run from the repository roo
       per-proposal tensors hold only their first rows, "subset")
   meta.json                                           versions, sha256s, config, variables,
                                                       tensor list, observations, notes
+  frozen_inference_graph.pb                           only with --frozen-graph (below)
 Runs on CPU in well under a minute; one thread, seeded, so rerunning with the same versions
 regenerates identical files.
+
+--frozen-graph (off by default; the other files are the same with or without it, and meta.json
+does not mention it) also writes model/frozen_inference_graph.pb with the OD API's TF1 exporter:
+object_detection.exporter.export_inference_graph(input_type 'image_tensor', the edited pipeline
+config, input_shape [1, None, None, 3]) in a temporary folder, i.e. model_builder.build
+(is_training=False), a uint8 placeholder `image_tensor` cast to float32, preprocess / predict /
+postprocess, the output Identity nodes detection_boxes, detection_scores, detection_classes
+(1-based: + label_id_offset 1), num_detections, detection_masks (also
+detection_multiclass_scores, raw_detection_boxes, raw_detection_scores), then
+freeze_graph.freeze_graph_with_def_protos (convert_variables_to_constants, pruned to the
+outputs): each variable becomes a Const node of the variable's own name (e.g.
+`FirstStageFeatureExtractor/resnet_v1_101/conv1/weights`, `Conv/biases`). Only that file is kept
+(not the exporter's saved_model/, model.ckpt, pipeline.config). It needs exporter.py and its
+imports (data_decoders/, utils/config_util.py, builders/graph_rewriter_builder.py): pass the full
+sdist as --od-api. Two things outside the OD API files: exporter.profile_inference_graph
+(parameter / FLOP printing with tensorflow.contrib.tfprof, absent in TF 2.x) is replaced by a
+no-op, and the exporter's Saver also restores global_step (added by build_detection_graph), so it
+reads a temporary copy of model.ckpt plus global_step = 0, as in a training checkpoint. The
+script then checks that every model.ckpt variable is a Const of the same name with identical
+values except the unused first-stage block4 (FirstStageFeatureExtractor/resnet_v1_101/block4/*,
+not reachable from the outputs, so pruned; the full-size extractor also builds resnet_v1 up to
+block4 and uses block3, so the same holds for its exported graphs), and that the graph run on
+img0 (as uint8) reproduces expected.safetensors' img0 detection_boxes / detection_scores within
+1e-5 (classes minus 1, num_detections and masks are printed too).
 """
 
 import argparse
@@ -988,6 +1013,135 @@ def run_training(m, images, inference_vars):
     return train, tensors, tmeta
 
 
+# ---------------------------------------------------------------------------------------------
+FROZEN = "frozen_inference_graph.pb"
+EXPORT_OUTPUTS = ["detection_boxes", "detection_scores", "detection_classes", "num_detections",
+                  "detection_masks"]
+# The only checkpoint variables the frozen graph may lack (not reachable from the outputs).
+UNUSED_SCOPE = "FirstStageFeatureExtractor/resnet_v1_101/block4/"
+
+
+def import_exporter():
+    """object_detection.exporter (imported after meta.json's file list was taken)."""
+    try:
+        from object_detection import exporter
+    except ImportError as e:
+        sys.exit(f"--frozen-graph needs object_detection/exporter.py and what it imports "
+                 f"(data_decoders/, utils/config_util.py, builders/graph_rewriter_builder.py), "
+                 f"e.g. the sdist tf-models-research-object-detection==2.8.0.post1 as --od-api: "
+                 f"{e}")
+    return exporter
+
+
+def write_frozen_graph(exporter, cfg):
+    """--frozen-graph: model/frozen_inference_graph.pb made by the OD API's TF1 exporter
+    (object_detection.exporter.export_inference_graph, input_type 'image_tensor', input_shape
+    [1, None, None, 3]) from pipeline.config and model.ckpt; then verified (verify_frozen_graph).
+    Returns the file's size in bytes."""
+    p = Path(exporter.__file__).resolve()
+    print(f"frozen graph: {p} sha256 {hashlib.sha256(p.read_bytes()).hexdigest()}")
+    # exporter.profile_inference_graph only prints parameter / FLOP counts with
+    # tensorflow.contrib.tfprof, absent in TF 2.x (NameError contrib_tfprof): a no-op here.
+    exporter.profile_inference_graph = lambda graph: None
+    tmp = Path(tempfile.mkdtemp(prefix="od_api_export_"))
+    try:
+        # build_detection_graph adds global_step (slim.get_or_create_global_step) and the
+        # exporter's Saver restores every global variable, so the checkpoint it reads must hold
+        # global_step as a training checkpoint does: model.ckpt's tensors plus global_step 0.
+        reader = tf1.train.load_checkpoint(str(OUT / CKPT))
+        with tf.Graph().as_default():
+            for name in sorted(reader.get_variable_to_shape_map()):
+                tf1.Variable(reader.get_tensor(name), name=name)
+            tf1.train.get_or_create_global_step()
+            with base.session() as sess:
+                sess.run(tf1.global_variables_initializer())
+                tf1.train.Saver().save(sess, str(tmp / "ckpt" / "model.ckpt"),
+                                       write_meta_graph=False, write_state=False)
+        with tf.Graph().as_default():
+            exporter.export_inference_graph(
+                input_type="image_tensor", pipeline_config=cfg,
+                trained_checkpoint_prefix=str(tmp / "ckpt" / "model.ckpt"),
+                output_directory=str(tmp / "export"), input_shape=[1, None, None, 3])
+        shutil.copyfile(tmp / "export" / FROZEN, OUT / FROZEN)
+        os.chmod(OUT / FROZEN, 0o644)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    size = (OUT / FROZEN).stat().st_size
+    print(f"wrote {OUT / FROZEN} ({size} bytes)")
+    verify_frozen_graph()
+    return size
+
+
+def verify_frozen_graph():
+    """Every model.ckpt variable is a Const node of the same name with identical values, and the
+    frozen graph run on img0 (uint8) reproduces expected.safetensors' img0 detections."""
+    from safetensors.numpy import load_file
+    from tensorflow.python.framework import tensor_util
+
+    graph_def = tf1.GraphDef.FromString((OUT / FROZEN).read_bytes())
+    consts = {n.name: n for n in graph_def.node if n.op == "Const"}
+    ops = {}
+    for n in graph_def.node:
+        ops[n.op] = ops.get(n.op, 0) + 1
+    reader = tf1.train.load_checkpoint(str(OUT / CKPT))
+    ckpt = sorted(reader.get_variable_to_shape_map())
+    missing, different = [], []
+    for name in ckpt:
+        if name not in consts:
+            missing.append(name)
+            continue
+        got = tensor_util.MakeNdarray(consts[name].attr["value"].tensor)
+        want = reader.get_tensor(name)
+        if got.dtype != want.dtype or got.shape != want.shape or not np.array_equal(got, want):
+            different.append(name)
+    others = sorted(set(consts) - set(ckpt))
+    common = ", ".join(f"{k} {v}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])[:6])
+    variable_ops = [n.name for n in graph_def.node if "Variable" in n.op or n.op == "VarHandleOp"]
+    assert not variable_ops, variable_ops
+    print(f"  {len(graph_def.node)} nodes ({common}, ...), no variable ops")
+    print(f"  checkpoint variables: {len(ckpt)}; Const of the same name with identical values: "
+          f"{len(ckpt) - len(missing) - len(different)}; different: {len(different)}; "
+          f"absent: {len(missing)}")
+    # Absent = not reachable from the outputs, dropped by freeze_graph (extract_sub_graph): the
+    # first-stage block4 (the extractor builds the whole resnet_v1 but crops block3), as in the
+    # OD API's released frozen graphs.
+    scopes = sorted({"/".join(n.split("/")[:3]) + "/" for n in missing})
+    print(f"    absent ones are all under: {scopes}")
+    for name in different:
+        print(f"    different: {name}")
+    unexpected = [n for n in missing if not n.startswith(UNUSED_SCOPE)]
+    if unexpected:
+        raise SystemExit(f"frozen graph lacks checkpoint variables: {unexpected}")
+    print(f"  Const nodes that are not checkpoint variables: {len(others)}, e.g. {others[:20]}")
+    if different:
+        raise SystemExit("frozen graph Consts differ from model.ckpt")
+
+    expected = load_file(str(OUT / "expected.safetensors"))
+    img = expected["img0/image"]
+    assert np.array_equal(img, np.round(img)) and img.min() >= 0 and img.max() <= 255
+    with tf.Graph().as_default() as graph:
+        tf1.import_graph_def(graph_def, name="")
+        inp = graph.get_tensor_by_name("image_tensor:0")
+        fetch = {k: graph.get_tensor_by_name(k + ":0") for k in EXPORT_OUTPUTS}
+        with base.session() as sess:
+            got = sess.run(fetch, {inp: img[None].astype(np.uint8)})
+    checks = [("detection_boxes", got["detection_boxes"]),
+              ("detection_scores", got["detection_scores"]),
+              ("num_detections", got["num_detections"]),
+              ("detection_classes", got["detection_classes"] - 1),  # exporter: + label_id_offset 1
+              ("detection_masks", got["detection_masks"])]
+    worst = 0.0
+    for k, v in checks:
+        want = expected[f"img0/{k}"]
+        assert v.shape == want.shape, (k, v.shape, want.shape)
+        diff = float(np.max(np.abs(v.astype(np.float64) - want)))
+        print(f"  img0 {k}: max |frozen - expected| = {diff:.3g}")
+        if k in ("detection_boxes", "detection_scores"):
+            worst = max(worst, diff)
+    if worst > 1e-5:
+        raise SystemExit(f"frozen graph does not reproduce img0 detections ({worst})")
+
+
 def versions():
     import importlib.metadata as md
     out = {}
@@ -1023,6 +1177,9 @@ def main():
     parser.add_argument("--od-api", default=os.environ.get("OD_API_DIR"),
                         help="models/research of tensorflow/models v2.8.0 (default $OD_API_DIR)")
     parser.add_argument("--no-train", action="store_true", help="skip the training step")
+    parser.add_argument("--frozen-graph", action="store_true",
+                        help=f"also write model/{FROZEN} with the OD API's exporter (needs "
+                             "object_detection/exporter.py, e.g. the sdist)")
     args = parser.parse_args()
     if not args.od_api:
         parser.error("--od-api (or OD_API_DIR) is required")
@@ -1036,6 +1193,7 @@ def main():
     from object_detection.utils import tf_version
     assert tf_version.is_tf1(), "model_builder must take its TF1 (slim) branch"
     install_narrow_extractor(m)
+    exporter = import_exporter() if args.frozen_graph else None  # fail early if absent
 
     config_text = apply_edits(SAMPLE_CONFIG, CONFIG_EDITS)
     cfg = parse_config(m, config_text)
@@ -1118,6 +1276,8 @@ def main():
         total += f.stat().st_size
         print(f"wrote {f} ({f.stat().st_size} bytes)")
     print(f"total {total} bytes")
+    if args.frozen_graph:
+        write_frozen_graph(exporter, cfg)
     shutil.rmtree(gen, ignore_errors=True)
     for i, o in enumerate(outs):
         n = int(o["num_detections"][0])

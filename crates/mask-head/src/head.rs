@@ -8,7 +8,7 @@ use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
+use burn::tensor::activation::{relu, sigmoid};
 use mrcnn_core::host;
 
 /// torchvision initialises the mask branch with Kaiming normal (mode fan_out, ReLU gain) and
@@ -167,4 +167,27 @@ impl MaskPredictor {
         };
         self.mask_fcn_logits.forward(x)
     }
+}
+
+/// Each detection's mask probabilities from the mask logits `[K, classes, h, w]` of the
+/// detections of all images in order: the sigmoid of channel `labels[i][j]` of row
+/// `sum(earlier images) + j`, row-major `h x w`, grouped per image.
+pub fn class_mask_probs(logits: Tensor<4>, labels: &[Vec<usize>]) -> Vec<Vec<Vec<f32>>> {
+    let [n, c, h, w] = logits.dims();
+    let flat: Vec<usize> = labels
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(r, &l)| r * c + l)
+        .collect();
+    let device = logits.device();
+    let picked = logits
+        .reshape([n * c, h * w])
+        .select(0, host::indices(&flat, &device));
+    let probs = host::to_vec(sigmoid(picked));
+    let mut it = probs.chunks_exact(h * w).map(<[f32]>::to_vec);
+    labels
+        .iter()
+        .map(|l| it.by_ref().take(l.len()).collect())
+        .collect()
 }

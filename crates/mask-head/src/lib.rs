@@ -8,6 +8,6 @@ pub mod loss;
 pub mod paste;
 pub mod reframe;
 
-pub use head::{MaskHead, MaskPredictor};
+pub use head::{MaskHead, MaskPredictor, class_mask_probs};
 pub use paste::{PastedMask, paste_mask_region, paste_masks_in_image};
 pub use reframe::reframe_mask_region;

@@ -20,7 +20,7 @@
 //! Detectron2 names its C4 head).
 
 use burn::prelude::*;
-use burn::tensor::activation::{sigmoid, softmax};
+use burn::tensor::activation::softmax;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 use mrcnn_backbone::ResNet;
@@ -28,8 +28,8 @@ use mrcnn_backbone::resnet::{Block, head_stage};
 use mrcnn_config::{Architecture, InvalidValue, ModelConfig};
 use mrcnn_core::anchors::TfGridAnchors;
 use mrcnn_core::crop_and_resize::{Crop, crop_and_resize};
-use mrcnn_core::{BoxXyxy, boxes, host};
-use mrcnn_mask_head::{MaskHead, MaskPredictor};
+use mrcnn_core::{BoxXyxy, host};
+use mrcnn_mask_head::{MaskHead, MaskPredictor, class_mask_probs};
 use mrcnn_roi_heads::postprocess::tf_od_api_detections;
 use mrcnn_roi_heads::{Detections, FastRcnnPredictor};
 use mrcnn_rpn::head::{RpnHead, RpnHeadShape};
@@ -302,22 +302,9 @@ impl C4MaskRcnn {
         let logits = heads
             .mask_predictor
             .forward(heads.mask_head.forward(self.box_features(pooled)));
-        let [n, c, mh, mw] = logits.dims();
         // Channel `label` (the predictor has the background's channel too).
-        let flat: Vec<usize> = dets
-            .iter()
-            .flat_map(|d| d.labels.iter().copied())
-            .enumerate()
-            .map(|(r, l)| r * c + l)
-            .collect();
-        let picked = logits
-            .reshape([n * c, mh * mw])
-            .select(0, host::indices(&flat, &self.device()));
-        let probs = host::to_vec(sigmoid(picked));
-        let mut it = probs.chunks_exact(mh * mw).map(<[f32]>::to_vec);
-        dets.iter()
-            .map(|d| it.by_ref().take(d.len()).collect())
-            .collect()
+        let labels: Vec<Vec<usize>> = dets.iter().map(|d| d.labels.clone()).collect();
+        class_mask_probs(logits, &labels)
     }
 
     /// Full inference on a batch of images.
@@ -335,27 +322,7 @@ impl C4MaskRcnn {
         let dets = self.detections(&batch, &first, &proposals);
         let masks = self.mask_probs(&batch, &first, &dets);
         let mask_hw = self.config.c4.mask_size;
-        dets.into_iter()
-            .zip(masks)
-            .zip(batch.image_sizes.iter().zip(&batch.original_sizes))
-            .map(|((d, m), (r, o))| {
-                let (ratio_h, ratio_w) = (o[0] as f32 / r[0] as f32, o[1] as f32 / r[1] as f32);
-                Prediction {
-                    boxes: d
-                        .boxes
-                        .iter()
-                        .map(|b| boxes::rescale(b, ratio_h, ratio_w))
-                        .collect(),
-                    labels: d.labels,
-                    scores: d.scores,
-                    masks: m,
-                    mask_size: mask_hw[0],
-                    mask_threshold: self.config.mask_head.mask_threshold,
-                    height: o[0],
-                    width: o[1],
-                    paste: MaskPaste::TfOdApi { mask_hw },
-                }
-            })
-            .collect()
+        let paste = MaskPaste::TfOdApi { mask_hw };
+        Prediction::of_batch(&batch, dets, masks, mask_hw[0], &self.config, paste)
     }
 }

@@ -8,7 +8,7 @@ use crate::transform::{self, ImageInput, ImageList};
 use burn::prelude::*;
 use mrcnn_backbone::BackboneWithFpn;
 use mrcnn_config::{Architecture, InvalidValue, ModelConfig};
-use mrcnn_core::{BoxXyxy, boxes};
+use mrcnn_core::BoxXyxy;
 use mrcnn_roi_heads::{Detections, RoiHeads};
 use mrcnn_rpn::{Proposals, Rpn, RpnOutput, proposals_from_output};
 
@@ -90,29 +90,7 @@ impl MaskRcnn {
         masks: Vec<Vec<Vec<f32>>>,
     ) -> Vec<Prediction> {
         let m = 2 * self.config.mask_head.pooler_resolution;
-        dets.into_iter()
-            .zip(masks)
-            .zip(batch.image_sizes.iter().zip(&batch.original_sizes))
-            .map(|((d, mk), (r, o))| {
-                let ratio_h = o[0] as f32 / r[0] as f32;
-                let ratio_w = o[1] as f32 / r[1] as f32;
-                Prediction {
-                    boxes: d
-                        .boxes
-                        .iter()
-                        .map(|b| boxes::rescale(b, ratio_h, ratio_w))
-                        .collect(),
-                    labels: d.labels,
-                    scores: d.scores,
-                    masks: mk,
-                    mask_size: m,
-                    mask_threshold: self.config.mask_head.mask_threshold,
-                    height: o[0],
-                    width: o[1],
-                    paste: MaskPaste::Torchvision,
-                }
-            })
-            .collect()
+        Prediction::of_batch(batch, dets, masks, m, &self.config, MaskPaste::Torchvision)
     }
 
     /// Full inference on a batch of images.

@@ -8,9 +8,12 @@
 //! torchvision returns), thresholded to a bitmap of the box region ([`Prediction::mask_crop`])
 //! or to the COCO RLE of the image ([`Prediction::mask_rle`]).
 
+use crate::transform::ImageList;
 use mrcnn_coco::{Detection, MaskCrop, Rle, Segmentation};
+use mrcnn_config::ModelConfig;
 use mrcnn_core::BoxXyxy;
 use mrcnn_mask_head::{PastedMask, paste_mask_region, reframe_mask_region};
+use mrcnn_roi_heads::Detections;
 
 /// How a prediction's masks go into the image.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,6 +54,40 @@ pub struct Prediction {
 }
 
 impl Prediction {
+    /// The predictions of a batch: each image's detections (resized pixels) mapped back to its
+    /// original size, with its masks (`mask_size` wide, pasted the `paste` way).
+    pub fn of_batch(
+        batch: &ImageList,
+        dets: Vec<Detections>,
+        masks: Vec<Vec<Vec<f32>>>,
+        mask_size: usize,
+        cfg: &ModelConfig,
+        paste: MaskPaste,
+    ) -> Vec<Prediction> {
+        dets.into_iter()
+            .zip(masks)
+            .zip(batch.image_sizes.iter().zip(&batch.original_sizes))
+            .map(|((d, masks), (r, o))| {
+                let (ratio_h, ratio_w) = (o[0] as f32 / r[0] as f32, o[1] as f32 / r[1] as f32);
+                Prediction {
+                    boxes: d
+                        .boxes
+                        .iter()
+                        .map(|b| mrcnn_core::boxes::rescale(b, ratio_h, ratio_w))
+                        .collect(),
+                    labels: d.labels,
+                    scores: d.scores,
+                    masks,
+                    mask_size,
+                    mask_threshold: cfg.mask_head.mask_threshold,
+                    height: o[0],
+                    width: o[1],
+                    paste,
+                }
+            })
+            .collect()
+    }
+
     /// Number of detections.
     pub fn len(&self) -> usize {
         self.boxes.len()

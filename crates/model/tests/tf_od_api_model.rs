@@ -615,3 +615,28 @@ fn full_size_atrous_preset_runs() {
     );
     assert!(pred.len() <= 300);
 }
+
+/// `frozen_inference_graph.pb`, the OD API exporter's output for the same model, imports to
+/// the same tensors as the checkpoint (the exporter drops the first stage's unused block4,
+/// which the checkpoint import ignores anyway; the graph's other constants are counted).
+#[test]
+fn frozen_graph_imports_like_the_checkpoint() {
+    use mrcnn_import::tf::od_api;
+    let ckpt = od_api::read(&dir().join("model.ckpt")).unwrap();
+    let graph = od_api::read(&dir().join("frozen_inference_graph.pb")).unwrap();
+    assert_eq!(
+        ckpt.tensors.keys().collect::<Vec<_>>(),
+        graph.tensors.keys().collect::<Vec<_>>()
+    );
+    for (k, t) in &ckpt.tensors {
+        assert_eq!(t, &graph.tensors[k], "{k}");
+    }
+    assert!(
+        graph
+            .notes
+            .iter()
+            .any(|n| n.contains("graph constants that are not weights")),
+        "{:?}",
+        graph.notes
+    );
+}

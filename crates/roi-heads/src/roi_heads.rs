@@ -7,13 +7,13 @@
 //! `loss_mask` on the positives.
 
 use burn::prelude::*;
-use burn::tensor::activation::{sigmoid, softmax};
+use burn::tensor::activation::softmax;
 use mrcnn_config::ModelConfig;
 use mrcnn_core::rand::Rng;
 use mrcnn_core::roi_align::Roi;
 use mrcnn_core::{BoxXyxy, ResizedTarget, Result, host, poolers};
 use mrcnn_mask_head::loss::{maskrcnn_loss, project_masks_on_boxes};
-use mrcnn_mask_head::{MaskHead, MaskPredictor};
+use mrcnn_mask_head::{MaskHead, MaskPredictor, class_mask_probs};
 
 use crate::box_head::{FastRcnnPredictor, TwoMlpHead};
 use crate::loss::fastrcnn_loss;
@@ -160,18 +160,8 @@ impl RoiHeads {
             return dets.iter().map(|_| Vec::new()).collect();
         }
         let logits = self.mask_logits(features, &rois, cfg);
-        let [n, c, m, _] = logits.dims();
-        let labels: Vec<usize> = dets.iter().flat_map(|d| d.labels.iter().copied()).collect();
-        // Pick each detection's class channel: row r, channel labels[r].
-        let flat_idx: Vec<usize> = labels.iter().enumerate().map(|(r, &l)| r * c + l).collect();
-        let picked = logits
-            .reshape([n * c, m * m])
-            .select(0, host::indices(&flat_idx, &features[0].device()));
-        let probs = host::to_vec(sigmoid(picked));
-        let mut it = probs.chunks_exact(m * m).map(<[f32]>::to_vec);
-        dets.iter()
-            .map(|d| it.by_ref().take(d.len()).collect())
-            .collect()
+        let labels: Vec<Vec<usize>> = dets.iter().map(|d| d.labels.clone()).collect();
+        class_mask_probs(logits, &labels)
     }
 
     /// Inference: detections of each image (resized pixels) and their `m x m` mask
