@@ -24,9 +24,15 @@ num_proposals, batch 1.
 
 Weights: every variable drawn from numpy default_rng(seed) with the fixture script's
 random_value (conv/fc weights N(0, 1/fan_in), biases N(0, 0.1), BN gamma U(0.5, 1.5), beta
-N(0, 0.1), moving_mean N(0, 0.1), moving_variance U(0.5, 2)). The script checks that the second
-stage got its first_stage_max_proposals (300) proposals, that there are detections and that
-their masks are finite.
+N(0, 0.1), moving_mean N(0, 0.1), moving_variance U(0.5, 2)). The raw draw makes the
+activations of the deep random ResNet large, so the second-stage softmax saturates (every
+class probability exactly 0 or 1) and the box codes push every box off the image: no
+detection survives score > 0.0 and the zero-area pruning. So the two second-stage predictors
+(SecondStageBoxPredictor/BoxEncodingPredictor and ClassPredictor) are then rescaled on the
+image as make_tf_od_api_model_fixtures.calibrate() does (targets 1.0 and 1.5: weights times
+target / std of the pre-bias output, biases shifted to centre each channel), from one run.
+The script checks that the second stage got its first_stage_max_proposals (300) proposals,
+that there are detections and that their masks are finite.
 
 Image: 480x640 (h x w), the same values as mrcnn's ignored test full_size_atrous_preset_runs
 (crates/model/tests/tf_od_api_model.rs): CHW element i = (i * 7919) % 255, on the 0..255 scale;
@@ -41,6 +47,7 @@ JSON line.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -105,6 +112,37 @@ def make_image():
     return chw.transpose(1, 2, 0)[None].astype(np.uint8)
 
 
+# (scope, target std) as in make_tf_od_api_model_fixtures.CALIBRATION.
+CALIBRATE = [("SecondStageBoxPredictor/BoxEncodingPredictor", 1.0),
+             ("SecondStageBoxPredictor/ClassPredictor", 1.5)]
+
+
+def calibrate_heads(sess, graph, image, img, variables):
+    """make_tf_od_api_model_fixtures.calibrate() for CALIBRATE, whose layers are parallel (both
+    read the pooled block4 features), so one run measures both."""
+    by_name = {v.op.name: v for v in variables}
+    pre_bias = {}
+    for scope, _ in CALIBRATE:
+        bias_read = graph.get_tensor_by_name(f"{scope}/biases/read:0")
+        ops = [op for op in graph.get_operations()
+               if op.type == "BiasAdd" and op.inputs[1] is bias_read]
+        # The box classifier runs once at inference (the third stage predicts masks only).
+        assert len(ops) == 1, (scope, [op.name for op in ops])
+        pre_bias[scope] = ops[0].inputs[0]
+    values = sess.run(pre_bias, {image: img})
+    factors = {}
+    for scope, target in CALIBRATE:
+        x = values[scope].reshape(-1, values[scope].shape[-1]).astype(np.float64)
+        mean = x.mean(axis=0)
+        std = float((x - mean).std())
+        factor = target / std
+        w, b = by_name[f"{scope}/weights"], by_name[f"{scope}/biases"]
+        w.load((sess.run(w) * np.float32(factor)).astype(np.float32), sess)
+        b.load((sess.run(b) - factor * mean).astype(np.float32), sess)
+        factors[scope] = {"measured_centred_std": std, "weight_factor": factor}
+    return factors
+
+
 def build(m, cfg):
     """model_builder.build + the TF1 exporter's image_tensor path."""
     model = m.model_builder.build(cfg.model, is_training=False)
@@ -136,7 +174,8 @@ def main():
     base.alias_tf_keras_legacy_layers()
     gen = Path(tempfile.mkdtemp(prefix="od_api_protos_"))
     try:
-        m, _files, _ = fx.load_od_api_full(args.od_api, gen)
+        with contextlib.redirect_stdout(sys.stderr):  # it prints progress: stdout is the JSON
+            m, _files, _ = fx.load_od_api_full(args.od_api, gen)
         from object_detection.utils import tf_version
         assert tf_version.is_tf1(), "model_builder must take its TF1 (slim) branch"
         cmap = m.model_builder.FASTER_RCNN_FEATURE_EXTRACTOR_CLASS_MAP
@@ -167,6 +206,10 @@ def main():
                     v.load(fx.random_value(rng, v.op.name, v.shape.as_list())
                            .astype(np.float32), sess)
                 log(f"weights drawn in {time.perf_counter() - t0:.1f} s")
+                t0 = time.perf_counter()
+                factors = calibrate_heads(sess, tf1.get_default_graph(), image, img, variables)
+                log(f"second-stage predictors calibrated in {time.perf_counter() - t0:.1f} s: "
+                    f"{factors}")
                 warm = []
                 for _ in range(args.warmup):
                     t0 = time.perf_counter()
@@ -219,6 +262,7 @@ def main():
                                                 "numpy", "protobuf")},
         "python": platform.python_version(),
         "seed": SEED,
+        "calibration": factors,
         "problems": problems,
     }
     print(json.dumps(result), flush=True)
