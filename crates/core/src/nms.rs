@@ -14,6 +14,18 @@ use crate::BoxXyxy;
 /// score first; ties keep the lower index first. Areas and IoU are computed in f32 in
 /// torchvision's order of operations, so borderline overlaps decide as there.
 pub fn nms(boxes: &[BoxXyxy], scores: &[f32], iou_threshold: f32) -> Vec<usize> {
+    nms_up_to(boxes, scores, iou_threshold, usize::MAX)
+}
+
+/// [`nms`] that stops once `limit` boxes are kept: the first `limit` of [`nms`]'s result, as
+/// TensorFlow's `non_max_suppression(max_output_size)` gives them, without suppressing the
+/// rest (the OD API's first stage runs it over every anchor: 160,000 at 800x1067).
+pub fn nms_up_to(
+    boxes: &[BoxXyxy],
+    scores: &[f32],
+    iou_threshold: f32,
+    limit: usize,
+) -> Vec<usize> {
     assert_eq!(boxes.len(), scores.len(), "one score per box");
     let mut order: Vec<usize> = (0..boxes.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
@@ -24,6 +36,9 @@ pub fn nms(boxes: &[BoxXyxy], scores: &[f32], iou_threshold: f32) -> Vec<usize> 
     for (k, &i) in order.iter().enumerate() {
         if suppressed[i] {
             continue;
+        }
+        if keep.len() == limit {
+            break;
         }
         keep.push(i);
         let [x1, y1, x2, y2] = boxes[i];
@@ -95,8 +110,7 @@ pub fn tf_multiclass_nms(
             .collect();
         let b: Vec<BoxXyxy> = cand.iter().map(|&i| boxes[i]).collect();
         let s: Vec<f32> = cand.iter().map(|&i| scores[i]).collect();
-        let mut keep = nms(&b, &s, p.iou_thresh);
-        keep.truncate(p.max_per_class);
+        let keep = nms_up_to(&b, &s, p.iou_thresh, p.max_per_class);
         kept.extend(keep.into_iter().map(|k| (b[k], s[k], c)));
     }
     kept.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -127,6 +141,23 @@ mod tests {
             batched_nms(&b, &[0.9, 0.8, 0.7], &[0, 1, 0], 0.5),
             vec![0, 1, 2]
         );
+    }
+
+    #[test]
+    fn nms_up_to_is_the_head_of_nms() {
+        let b: Vec<BoxXyxy> = (0..50)
+            .map(|i| {
+                let x = (i % 7) as f32 * 3.0;
+                let y = (i / 7) as f32 * 2.5;
+                [x, y, x + 6.0, y + 5.0]
+            })
+            .collect();
+        let s: Vec<f32> = (0..50).map(|i| ((i * 37) % 50) as f32 / 50.0).collect();
+        let all = nms(&b, &s, 0.3);
+        for limit in [0, 1, 3, all.len(), all.len() + 5] {
+            let head = &all[..limit.min(all.len())];
+            assert_eq!(nms_up_to(&b, &s, 0.3, limit), head, "limit {limit}");
+        }
     }
 
     #[test]

@@ -59,12 +59,18 @@ pub fn resize_aligned_corners(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
     let [k, c, h, w] = x.dims();
     let [oh, ow] = size;
     let device = x.device();
-    let ry: Tensor<3> = host::tensor(aligned_corners_matrix(h, oh), [1, oh, h], &device);
-    let rxt: Tensor<3> =
-        host::tensor(aligned_corners_matrix(w, ow), [1, ow, w], &device).swap_dims(1, 2);
-    let flat = x.reshape([k * c, h, w]);
-    let rows = ry.expand([k * c, oh, h]).matmul(flat);
-    rows.matmul(rxt.expand([k * c, w, ow]))
+    // Two plain matrix products over all rows at once (a batched product of K*C tiny matrices
+    // costs more in dispatch than in arithmetic): columns first, then rows.
+    let rxt: Tensor<2> = host::tensor(aligned_corners_matrix(w, ow), [ow, w], &device).transpose();
+    let ryt: Tensor<2> = host::tensor(aligned_corners_matrix(h, oh), [oh, h], &device).transpose();
+    let cols = x.reshape([k * c * h, w]).matmul(rxt); // [K*C*h, ow]
+    let t = cols
+        .reshape([k * c, h, ow])
+        .swap_dims(1, 2)
+        .reshape([k * c * ow, h]);
+    let rows = t.matmul(ryt); // [K*C*ow, oh]
+    rows.reshape([k * c, ow, oh])
+        .swap_dims(1, 2)
         .reshape([k, c, oh, ow])
 }
 

@@ -609,8 +609,26 @@ fn full_size_atrous_preset_runs() {
     let first = model.first_stage(&batch);
     assert_eq!(first.features.dims(), [1, 1024, 100, 134]);
     assert_eq!(first.anchors.len(), 100 * 134 * 12);
-    drop(first);
     eprintln!("first stage: {:.1} s", t.elapsed().as_secs_f64());
+    // Where the rest goes: proposals, the box branch on them, the mask branch on the detections.
+    let t = std::time::Instant::now();
+    let props: Vec<Vec<BoxXyxy>> = model
+        .proposals(&batch, &first)
+        .into_iter()
+        .map(|p| p.boxes)
+        .collect();
+    eprintln!("proposals: {:.1} s", t.elapsed().as_secs_f64());
+    let t = std::time::Instant::now();
+    let dets = model.detections(&batch, &first, &props);
+    eprintln!("box branch: {:.1} s", t.elapsed().as_secs_f64());
+    let t = std::time::Instant::now();
+    let masks = model.mask_probs(&batch, &first, &dets);
+    eprintln!(
+        "mask branch ({} detections): {:.1} s",
+        masks[0].len(),
+        t.elapsed().as_secs_f64()
+    );
+    drop(first);
     let t = std::time::Instant::now();
     let mut pred = model.predict(std::slice::from_ref(&img)).pop().unwrap();
     eprintln!(
