@@ -30,6 +30,10 @@ pub struct ImportArgs {
     /// them and they are not COCO's (they let head surgery carry classes over by name).
     #[arg(long, value_delimiter = ',')]
     pub source_class_names: Option<Vec<String>>,
+    /// The checkpoint's classes from a TF Object Detection API `label_map.pbtxt` (label `id`
+    /// is the map's id; `display_name`, else `name`; ids it leaves out are "N/A").
+    #[arg(long, conflicts_with = "source_class_names")]
+    pub label_map: Option<PathBuf>,
     /// Seed of the re-initialised class-specific rows.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -51,8 +55,15 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         );
     }
     let cfg = ModelConfig::load(&args.model_config)?;
+    let source_class_names = match &args.label_map {
+        Some(p) => Some(
+            mrcnn_config::label_map_class_names(p, None)
+                .map_err(|e| anyhow::anyhow!("--label-map {}: {e}", p.display()))?,
+        ),
+        None => args.source_class_names.clone(),
+    };
     let opts = ImportOptions {
-        source_class_names: args.source_class_names.clone(),
+        source_class_names,
         seed: args.seed,
     };
     let (model, report) =

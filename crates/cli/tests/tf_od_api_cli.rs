@@ -84,6 +84,15 @@ fn od_api_checkpoint_imported_and_predicted_gives_the_od_api_detections() {
     }
     let weights = tmp.join("od_api.safetensors");
     let model_config = dir.join("model.toml");
+    // The checkpoint's classes from an OD API label map (display_name first, items in any
+    // order): head surgery then knows them by name (without it: "matched by position").
+    let label_map = tmp.join("label_map.pbtxt");
+    std::fs::write(
+        &label_map,
+        "item { id: 1 name: '/m/c' display_name: 'circle' }\n\
+         item { id: 3 name: 'triangle' }\nitem { id: 2 name: 'square' }\n",
+    )
+    .unwrap();
     let (report, _) = mrcnn(&[
         "import-weights",
         "--format",
@@ -93,8 +102,11 @@ fn od_api_checkpoint_imported_and_predicted_gives_the_od_api_detections() {
         model_config.to_str().unwrap(),
         "--out",
         weights.to_str().unwrap(),
+        "--label-map",
+        label_map.to_str().unwrap(),
     ]);
     assert!(report.contains("tf-od-api format"), "{report}");
+    assert!(report.contains("same class names"), "{report}");
     assert!(report.contains("first stage's block4 ignored"), "{report}");
     assert!(!report.contains("hint:"), "{report}");
     let dets = tmp.join("dets.json");

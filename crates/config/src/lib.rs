@@ -72,7 +72,8 @@ pub use model_config::{
     RpnConfig,
 };
 pub use pipeline::{
-    NoteKind, PipelineError, PipelineNote, PipelineTranslation, translate_pipeline,
+    NoteKind, PipelineError, PipelineNote, PipelineTranslation, label_map_class_names,
+    translate_pipeline,
 };
 pub use run::{CheckpointSection, EvalSection, LoaderSection, LogSection};
 pub use solver::{ScheduleKind, SolverSection};

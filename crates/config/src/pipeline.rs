@@ -229,8 +229,26 @@ fn show(v: &Value) -> String {
 /// Names of labels 1..=n from a label map (`display_name`, else `name`; "N/A" for ids it does
 /// not list, as torchvision's COCO list has).
 fn class_names(path: &Path, n: usize) -> Result<Vec<String>, String> {
+    label_map_class_names(path, Some(n))
+}
+
+/// Names of labels 1..=n of an OD API `label_map.pbtxt` (`display_name`, else `name`; "N/A" for
+/// ids it does not list, as COCO's 90-id map leaves gaps); `n` defaults to the highest id.
+pub fn label_map_class_names(path: &Path, n: Option<usize>) -> Result<Vec<String>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
     let m = text_format::parse(&text).map_err(|e| format!("not a label map: {e}"))?;
+    let highest = m
+        .all("item")
+        .filter_map(|f| match &f.value {
+            Value::Message(item) => match item.get("id").map(|f| &f.value) {
+                Some(Value::Scalar(Scalar::Num(id))) if *id >= 1.0 => Some(*id as usize),
+                _ => None,
+            },
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let n = n.unwrap_or(highest);
     let mut names = vec!["N/A".to_string(); n];
     for item in m.all("item") {
         let Value::Message(item) = &item.value else {
