@@ -36,6 +36,7 @@
 // cold path, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+mod backbone;
 mod c4;
 mod dataset;
 mod device;
