@@ -7,6 +7,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
 use burn::tensor::module::{interpolate, max_pool2d};
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions, MaxPoolOptions};
+use mrcnn_core::conv::conv2d;
 
 #[derive(Module, Debug)]
 pub struct Fpn {
@@ -38,10 +39,10 @@ impl Fpn {
     pub fn forward(&self, c: Vec<Tensor<4>>) -> Vec<Tensor<4>> {
         let n = c.len();
         let mut results = Vec::with_capacity(n + 1);
-        let mut last_inner = self.inner_blocks[n - 1].forward(c[n - 1].clone());
+        let mut last_inner = conv2d(&self.inner_blocks[n - 1], c[n - 1].clone());
         results.push(self.layer_blocks[n - 1].forward(last_inner.clone()));
         for i in (0..n - 1).rev() {
-            let lateral = self.inner_blocks[i].forward(c[i].clone());
+            let lateral = conv2d(&self.inner_blocks[i], c[i].clone());
             let [_, _, h, w] = lateral.dims();
             let top_down = interpolate(
                 last_inner,

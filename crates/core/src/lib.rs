@@ -1,4 +1,4 @@
-//! Parts shared by every Mask R-CNN stage: box utilities, anchors, the box coder, the matcher and
+//! Parts shared by every Mask R-CNN stage: the convolution forward (1x1 as a matrix product), box utilities, anchors, the box coder, the matcher and
 //! the balanced sampler, NMS, RoIAlign and the multi-scale pooler, TensorFlow's crop_and_resize, the losses, the targets of a
 //! training batch, and the choice of the compute device. The model config they read is
 //! `mrcnn-config`'s.
@@ -10,6 +10,7 @@
 pub mod anchors;
 pub mod box_coder;
 pub mod boxes;
+pub mod conv;
 pub mod crop_and_resize;
 pub mod device;
 pub mod error;

@@ -9,6 +9,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
+use mrcnn_core::conv::conv2d;
 use mrcnn_core::host;
 
 /// torchvision initialises the mask branch with Kaiming normal (mode fan_out, ReLU gain) and
@@ -171,7 +172,7 @@ impl MaskPredictor {
             Some(up) => relu(up.forward(x)),
             None => x,
         };
-        self.mask_fcn_logits.forward(x)
+        conv2d(&self.mask_fcn_logits, x)
     }
 }
 

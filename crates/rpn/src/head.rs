@@ -11,6 +11,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
+use mrcnn_core::conv::conv2d;
 
 #[derive(Module, Debug)]
 pub struct RpnHead {
@@ -94,8 +95,8 @@ impl RpnHead {
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<3>) {
         let t = relu(self.conv.forward(x));
         let t = if self.relu6 { t.clamp_max(6.0) } else { t };
-        let logits = self.cls_logits.forward(t.clone());
-        let deltas = self.bbox_pred.forward(t);
+        let logits = conv2d(&self.cls_logits, t.clone());
+        let deltas = conv2d(&self.bbox_pred, t);
         let [n, a, h, w] = logits.dims();
         let logits = logits.permute([0, 2, 3, 1]).reshape([n, h * w * a]);
         let deltas = deltas

@@ -1,0 +1,134 @@
+//! Convolution forward for every stage: a 1x1, stride-1, unpadded convolution (two of the three
+//! in a ResNet bottleneck, the FPN's lateral convolutions, the RPN's and the mask head's
+//! predictors) runs as a matrix product, everything else as Burn's `Conv2d::forward`.
+//!
+//! Why not Burn's convolution for the 1x1 case: the values are the same (the CPU backend already
+//! computes a 1x1 forward as one matrix product), but the backward is not. Burn computes a
+//! convolution's weight gradient as another convolution whose kernel is the output gradient,
+//! which for a 1x1 kernel is `c_in` matrix-vector products that each read the whole output
+//! gradient: memory-bound, and most of a training step's backward time on the CPU. As a
+//! `matmul`, the weight gradient is one matrix product (`dy @ x^T`) and the input gradient another
+//! (`W^T @ dy`), with no im2col. BENCHMARKS.md ("Training step") has the numbers.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::prelude::*;
+
+/// Whether `conv` is a plain 1x1 convolution: kernel 1x1, stride 1, one group, no padding.
+pub fn is_pointwise(conv: &Conv2d) -> bool {
+    let unpadded = match conv.padding {
+        PaddingConfig2d::Valid | PaddingConfig2d::Same => true,
+        PaddingConfig2d::Explicit(t, l, b, r) => t == 0 && l == 0 && b == 0 && r == 0,
+    };
+    conv.kernel_size == [1, 1] && conv.stride == [1, 1] && conv.groups == 1 && unpadded
+}
+
+/// `conv.forward(x)`, as one matrix product when the convolution is pointwise
+/// ([`is_pointwise`]).
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    if is_pointwise(conv) {
+        pointwise(conv, x)
+    } else {
+        conv.forward(x)
+    }
+}
+
+fn pointwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [n, c_in, h, w] = x.dims();
+    let [c_out, ..] = conv.weight.dims();
+    let weight = conv.weight.val().reshape([c_out, c_in]);
+    let y = if n == 1 {
+        // Rank 2: no broadcast to undo in the backward.
+        weight
+            .matmul(x.reshape([c_in, h * w]))
+            .reshape([1, c_out, h * w])
+    } else {
+        weight
+            .unsqueeze_dim::<3>(0)
+            .matmul(x.reshape([n, c_in, h * w]))
+    };
+    with_bias(conv, y).reshape([n, c_out, h, w])
+}
+
+fn with_bias(conv: &Conv2d, y: Tensor<3>) -> Tensor<3> {
+    match &conv.bias {
+        Some(bias) => {
+            let c_out = bias.dims()[0];
+            y + bias.val().reshape([1, c_out, 1])
+        }
+        None => y,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::Distribution;
+
+    fn pointwise(c_in: usize, c_out: usize, bias: bool, device: &Device) -> Conv2d {
+        Conv2dConfig::new([c_in, c_out], [1, 1])
+            .with_bias(bias)
+            .init(device)
+    }
+
+    fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+        (a - b).abs().max().into_scalar::<f32>()
+    }
+
+    /// Values, input gradient and weight and bias gradients equal to Burn's convolution, for a
+    /// batch of one and of three (the broadcast matrix product), with and without bias.
+    #[test]
+    fn pointwise_matches_burn_conv_values_and_gradients() {
+        let device = Device::flex().autodiff();
+        for (n, bias) in [(1, true), (3, false), (2, true)] {
+            let conv = pointwise(5, 7, bias, &device);
+            assert!(is_pointwise(&conv));
+            let x = Tensor::<4>::random([n, 5, 4, 6], Distribution::Normal(0.0, 1.0), &device)
+                .require_grad();
+            let probe = Tensor::<4>::random([n, 7, 4, 6], Distribution::Normal(0.0, 1.0), &device);
+
+            let ours = conv2d(&conv, x.clone());
+            let burn = conv.forward(x.clone());
+            assert_eq!(ours.dims(), burn.dims());
+            let value_diff = max_abs_diff(ours.clone(), burn.clone());
+            assert!(value_diff < 1e-5, "values differ by {value_diff}");
+
+            let g_ours = (ours * probe.clone()).sum().backward();
+            let g_burn = (burn * probe).sum().backward();
+            let grad = |g: &burn::tensor::Gradients| {
+                (
+                    x.grad(g).unwrap(),
+                    conv.weight.val().grad(g).unwrap(),
+                    conv.bias.as_ref().map(|b| b.val().grad(g).unwrap()),
+                )
+            };
+            let (dx_a, dw_a, db_a) = grad(&g_ours);
+            let (dx_b, dw_b, db_b) = grad(&g_burn);
+            assert!(max_abs_diff(dx_a, dx_b) < 1e-4, "input gradient, n = {n}");
+            assert!(max_abs_diff(dw_a, dw_b) < 1e-4, "weight gradient, n = {n}");
+            if let (Some(a), Some(b)) = (db_a, db_b) {
+                assert!(max_abs_diff(a, b) < 1e-4, "bias gradient, n = {n}");
+            }
+        }
+    }
+
+    /// Anything that is not pointwise goes to Burn's convolution unchanged.
+    #[test]
+    fn other_convolutions_are_burns() {
+        let device = Device::flex();
+        let strided = Conv2dConfig::new([3, 4], [1, 1])
+            .with_stride([2, 2])
+            .init(&device);
+        let padded = Conv2dConfig::new([3, 4], [1, 1])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .init(&device);
+        let three = Conv2dConfig::new([3, 4], [3, 3]).init(&device);
+        let x = Tensor::<4>::random([1, 3, 6, 6], Distribution::Normal(0.0, 1.0), &device);
+        for conv in [&strided, &padded, &three] {
+            assert!(!is_pointwise(conv));
+            let diff = max_abs_diff(conv2d(conv, x.clone()), conv.forward(x.clone()));
+            assert_eq!(diff, 0.0);
+        }
+    }
+}
