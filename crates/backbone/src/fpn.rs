@@ -40,7 +40,7 @@ impl Fpn {
         let n = c.len();
         let mut results = Vec::with_capacity(n + 1);
         let mut last_inner = conv2d(&self.inner_blocks[n - 1], c[n - 1].clone());
-        results.push(self.layer_blocks[n - 1].forward(last_inner.clone()));
+        results.push(conv2d(&self.layer_blocks[n - 1], last_inner.clone()));
         for i in (0..n - 1).rev() {
             let lateral = conv2d(&self.inner_blocks[i], c[i].clone());
             let [_, _, h, w] = lateral.dims();
@@ -49,7 +49,7 @@ impl Fpn {
                 InterpolateOptions::new(InterpolateMode::Nearest).with_output_size([h, w]),
             );
             last_inner = lateral + top_down;
-            results.push(self.layer_blocks[i].forward(last_inner.clone()));
+            results.push(conv2d(&self.layer_blocks[i], last_inner.clone()));
         }
         results.reverse();
         let p6 = max_pool2d(

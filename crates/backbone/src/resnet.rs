@@ -141,7 +141,7 @@ impl Block {
             None => x.clone(),
         };
         let mut out = relu(self.bn1.forward(conv2d(&self.conv1, x)));
-        out = self.bn2.forward(self.conv2.forward(out));
+        out = self.bn2.forward(conv2d(&self.conv2, out));
         if let (Some(c3), Some(b3)) = (&self.conv3, &self.bn3) {
             out = b3.forward(conv2d(c3, relu(out)));
         }

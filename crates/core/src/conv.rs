@@ -1,6 +1,9 @@
 //! Convolution forward for every stage: a 1x1, stride-1, unpadded convolution (two of the three
 //! in a ResNet bottleneck, the FPN's lateral convolutions, the RPN's and the mask head's
-//! predictors) runs as a matrix product, everything else as Burn's `Conv2d::forward`.
+//! predictors) runs as a matrix product; any other convolution in training on the CPU backend
+//! gets the im2col weight gradient of `conv_flex`; everything else is Burn's `Conv2d::forward`.
+//! A transposed convolution whose kernel equals its stride (the mask head's 2x2, stride-2
+//! upsampling) is a matrix product followed by a pixel shuffle ([`conv_transpose2d`]).
 //!
 //! Why not Burn's convolution for the 1x1 case: the values are the same (the CPU backend already
 //! computes a 1x1 forward as one matrix product), but the backward is not. Burn computes a
@@ -11,8 +14,9 @@
 //! (`W^T @ dy`), with no im2col. BENCHMARKS.md ("Training step") has the numbers.
 
 use burn::nn::PaddingConfig2d;
-use burn::nn::conv::Conv2d;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
+use burn::tensor::ops::ConvOptions;
 
 /// Whether `conv` is a plain 1x1 convolution: kernel 1x1, stride 1, one group, no padding.
 pub fn is_pointwise(conv: &Conv2d) -> bool {
@@ -24,12 +28,68 @@ pub fn is_pointwise(conv: &Conv2d) -> bool {
 }
 
 /// `conv.forward(x)`, as one matrix product when the convolution is pointwise
-/// ([`is_pointwise`]).
+/// ([`is_pointwise`]), with a faster weight gradient for the other ones in training on the CPU.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     if is_pointwise(conv) {
-        pointwise(conv, x)
+        return pointwise(conv, x);
+    }
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => Some([(0, 0), (0, 0)]),
+        PaddingConfig2d::Explicit(top, left, bottom, right) => Some([(top, bottom), (left, right)]),
+        // Burn computes "same" padding from the input size; leave it to Burn.
+        PaddingConfig2d::Same => None,
+    };
+    if let Some(padding) = padding {
+        let options =
+            ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+        let weight = conv.weight.val();
+        let bias = conv.bias.as_ref().map(|b| b.val());
+        if let Some(y) = crate::conv_flex::try_conv2d(&x, &weight, bias.as_ref(), &options) {
+            return y;
+        }
+    }
+    conv.forward(x)
+}
+
+/// Whether `conv` is a transposed convolution without overlap: kernel equal to the stride, no
+/// padding, no output padding, no dilation, one group.
+pub fn is_shuffle(conv: &ConvTranspose2d) -> bool {
+    conv.kernel_size == conv.stride
+        && conv.padding == [0, 0]
+        && conv.padding_out == [0, 0]
+        && conv.dilation == [1, 1]
+        && conv.groups == 1
+}
+
+/// `conv.forward(x)`; for a transposed convolution without overlap ([`is_shuffle`]), as one matrix
+/// product `[c_out*kh*kw, c_in] @ [c_in, pixels]` followed by a pixel shuffle: each input pixel
+/// becomes its own `kh x kw` block of the output.
+///
+/// Why not Burn's transposed convolution: the same reason as [`conv2d`]'s. Its weight gradient is
+/// a convolution whose output is only `kh x kw` pixels, which the CPU backend computes as thin
+/// matrix products with a few rows each; as a `matmul`, the gradients are two ordinary products.
+pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    if !is_shuffle(conv) {
+        return conv.forward(x);
+    }
+    let [n, c_in, h, w] = x.dims();
+    let [_, c_out, kh, kw] = conv.weight.dims();
+    let weight = conv.weight.val().reshape([c_in, c_out * kh * kw]);
+    let columns = if n == 1 {
+        x.reshape([c_in, h * w])
     } else {
-        conv.forward(x)
+        x.swap_dims(0, 1).reshape([c_in, n * h * w])
+    };
+    // [c_out, kh, kw, n, h, w] -> [n, c_out, h, kh, w, kw]: each pixel's block in place.
+    let y = weight
+        .transpose()
+        .matmul(columns)
+        .reshape([c_out, kh, kw, n, h, w])
+        .permute([3, 0, 4, 1, 5, 2])
+        .reshape([n, c_out, h * kh, w * kw]);
+    match &conv.bias {
+        Some(bias) => y + bias.val().reshape([1, c_out, 1, 1]),
+        None => y,
     }
 }
 
@@ -111,6 +171,60 @@ mod tests {
                 assert!(max_abs_diff(a, b) < 1e-4, "bias gradient, n = {n}");
             }
         }
+    }
+
+    /// Values, input gradient and weight and bias gradients equal to Burn's transposed
+    /// convolution, for 2x2 stride 2 (the mask head's) and 3x2 stride 3x2, batches of one and
+    /// several; an overlapping one is Burn's unchanged.
+    #[test]
+    fn shuffle_matches_burn_conv_transpose_values_and_gradients() {
+        use burn::nn::conv::ConvTranspose2dConfig;
+        let device = Device::flex().autodiff();
+        for (n, kernel, bias) in [(1, [2, 2], true), (3, [2, 2], false), (2, [3, 2], true)] {
+            let conv = ConvTranspose2dConfig::new([4, 6], kernel)
+                .with_stride(kernel)
+                .with_bias(bias)
+                .init(&device);
+            assert!(is_shuffle(&conv));
+            let x = Tensor::<4>::random([n, 4, 3, 5], Distribution::Normal(0.0, 1.0), &device)
+                .require_grad();
+            let ours = conv_transpose2d(&conv, x.clone());
+            let burn = conv.forward(x.clone());
+            assert_eq!(ours.dims(), burn.dims());
+            let value_diff = max_abs_diff(ours.clone(), burn.clone());
+            assert!(value_diff < 1e-5, "values differ by {value_diff}");
+            let probe = Tensor::<4>::random(burn.dims(), Distribution::Normal(0.0, 1.0), &device);
+            let g_ours = (ours * probe.clone()).sum().backward();
+            let g_burn = (burn * probe).sum().backward();
+            let diff =
+                |a: Option<Tensor<4>>, b: Option<Tensor<4>>| max_abs_diff(a.unwrap(), b.unwrap());
+            assert!(
+                diff(x.grad(&g_ours), x.grad(&g_burn)) < 1e-4,
+                "input gradient, n = {n}"
+            );
+            let (w_ours, w_burn) = (
+                conv.weight.val().grad(&g_ours),
+                conv.weight.val().grad(&g_burn),
+            );
+            assert!(diff(w_ours, w_burn) < 1e-4, "weight gradient, n = {n}");
+            if let Some(b) = &conv.bias {
+                let d = max_abs_diff(
+                    b.val().grad(&g_ours).unwrap(),
+                    b.val().grad(&g_burn).unwrap(),
+                );
+                assert!(d < 1e-4, "bias gradient, n = {n}");
+            }
+        }
+        let overlapping = ConvTranspose2dConfig::new([4, 6], [3, 3])
+            .with_stride([2, 2])
+            .init(&device);
+        assert!(!is_shuffle(&overlapping));
+        let x = Tensor::<4>::random([1, 4, 3, 5], Distribution::Normal(0.0, 1.0), &device);
+        let diff = max_abs_diff(
+            conv_transpose2d(&overlapping, x.clone()),
+            overlapping.forward(x),
+        );
+        assert_eq!(diff, 0.0);
     }
 
     /// Anything that is not pointwise goes to Burn's convolution unchanged.

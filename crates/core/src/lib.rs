@@ -11,6 +11,7 @@ pub mod anchors;
 pub mod box_coder;
 pub mod boxes;
 pub mod conv;
+mod conv_flex;
 pub mod crop_and_resize;
 pub mod device;
 pub mod error;

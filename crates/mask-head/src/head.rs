@@ -9,7 +9,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
-use mrcnn_core::conv::conv2d;
+use mrcnn_core::conv::{conv_transpose2d, conv2d};
 use mrcnn_core::host;
 
 /// torchvision initialises the mask branch with Kaiming normal (mode fan_out, ReLU gain) and
@@ -127,7 +127,7 @@ impl MaskHead {
             x = resize_aligned_corners(x, [self.upsample_height, self.upsample_width]);
         }
         for c in &self.convs {
-            x = relu(c.forward(x));
+            x = relu(conv2d(c, x));
         }
         x
     }
@@ -169,7 +169,7 @@ impl MaskPredictor {
     /// Mask logits `[K, num_classes, 2r, 2r]` (`[K, num_classes, r, r]` for the C4 head).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = match &self.conv5_mask {
-            Some(up) => relu(up.forward(x)),
+            Some(up) => relu(conv_transpose2d(up, x)),
             None => x,
         };
         conv2d(&self.mask_fcn_logits, x)

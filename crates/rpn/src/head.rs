@@ -93,7 +93,7 @@ impl RpnHead {
     /// One level: objectness `[N, H*W*A]` and deltas `[N, H*W*A, 4]`, in anchor order
     /// (location-major, then anchor).
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<3>) {
-        let t = relu(self.conv.forward(x));
+        let t = relu(conv2d(&self.conv, x));
         let t = if self.relu6 { t.clamp_max(6.0) } else { t };
         let logits = conv2d(&self.cls_logits, t.clone());
         let deltas = conv2d(&self.bbox_pred, t);
