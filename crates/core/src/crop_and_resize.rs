@@ -59,7 +59,11 @@ pub fn crop_and_resize(
     let flat = features.permute([1, 0, 2, 3]).reshape([c, n * h * w]);
     // Four taps per pixel (a sample outside the map has four zero-weight taps).
     let per_crop = oh * ow * 4;
-    let chunk = (MAX_GATHER_ELEMS / (c * per_crop).max(1)).max(1);
+    let chunk = if crate::taps_flex::applies(&flat) {
+        crops.len().max(1)
+    } else {
+        (MAX_GATHER_ELEMS / (c * per_crop).max(1)).max(1)
+    };
     let mut parts = Vec::new();
     let mut outside = Vec::with_capacity(crops.len() * oh * ow);
     for group in crops.chunks(chunk) {

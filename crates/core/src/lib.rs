@@ -23,6 +23,7 @@ pub mod poolers;
 pub mod roi_align;
 pub mod sampler;
 pub mod targets;
+mod taps_flex;
 
 pub use device::{DeviceError, device, device_by_name};
 pub use error::{Error, Result};

@@ -198,6 +198,8 @@ pub fn roi_align_tensor_ops(features: Tensor<4>, rois: &[Roi], p: &RoiAlignParam
 
     let mut parts = Vec::new();
     let mut order = Vec::with_capacity(rois.len());
+    // The CPU training op reads taps in place: no gather to bound, one call per grid.
+    let in_place = crate::taps_flex::applies(&flat);
     for (grid, members) in groups {
         let samples = grid[0] * grid[1];
         if samples == 0 {
@@ -208,7 +210,11 @@ pub fn roi_align_tensor_ops(features: Tensor<4>, rois: &[Roi], p: &RoiAlignParam
             continue;
         }
         let per_roi = oh * ow * 4 * samples;
-        let chunk = (MAX_GATHER_ELEMS / (c * per_roi)).max(1);
+        let chunk = if in_place {
+            members.len()
+        } else {
+            (MAX_GATHER_ELEMS / (c * per_roi)).max(1)
+        };
         for ks in members.chunks(chunk) {
             let mut idx = Vec::with_capacity(ks.len() * per_roi);
             let mut wts = Vec::with_capacity(ks.len() * per_roi);
@@ -256,7 +262,8 @@ pub fn roi_align_tensor_ops(features: Tensor<4>, rois: &[Roi], p: &RoiAlignParam
 /// `taps` (column, weight) pairs per output pixel of `rows` regions of `oh x ow` pixels, in
 /// region, row, column order; returns `[rows, C, oh, ow]`. One `select` on the device (its
 /// backward is a scatter-add, so gradients reach the features on every backend), a multiply and
-/// a sum: RoIAlign's and `crop_and_resize`'s common step.
+/// a sum: RoIAlign's and `crop_and_resize`'s common step. In training on the CPU, one op that
+/// reads the taps in place (`taps_flex`), with its own backward.
 pub(crate) fn pool_taps(
     flat: &Tensor<2>,
     idx: &[usize],
@@ -265,13 +272,18 @@ pub(crate) fn pool_taps(
     taps: usize,
 ) -> Tensor<4> {
     let c = flat.dims()[0];
-    let gathered = crate::host::select(flat.clone(), 1, idx);
-    let weights = crate::host::tensor(wts, [1, idx.len()], &flat.device());
-    (gathered * weights)
-        .reshape([c, rows * oh * ow, taps])
-        .sum_dim(2)
-        .reshape([c, rows, oh, ow])
-        .permute([1, 0, 2, 3])
+    let pooled = match crate::taps_flex::try_pool_taps(flat, idx, &wts, taps) {
+        Some(pooled) => pooled,
+        None => {
+            let gathered = crate::host::select(flat.clone(), 1, idx);
+            let weights = crate::host::tensor(wts, [1, idx.len()], &flat.device());
+            (gathered * weights)
+                .reshape([c, rows * oh * ow, taps])
+                .sum_dim(2)
+                .reshape([c, rows * oh * ow])
+        }
+    };
+    pooled.reshape([c, rows, oh, ow]).permute([1, 0, 2, 3])
 }
 
 /// Concatenates `parts` (whose rows are `order`) and puts row `order[i]` back at position
