@@ -22,8 +22,8 @@ pub mod nms;
 pub mod poolers;
 pub mod roi_align;
 pub mod sampler;
-pub mod targets;
 mod taps_flex;
+pub mod targets;
 
 pub use device::{DeviceError, device, device_by_name};
 pub use error::{Error, Result};

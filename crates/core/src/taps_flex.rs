@@ -128,7 +128,10 @@ impl Backward<Flex, 1> for PoolTapsBackward {
                     }
                 }
             });
-        grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, [c, columns])));
+        grads.register::<Flex>(
+            node.id,
+            FlexTensor::from_data(TensorData::new(dx, [c, columns])),
+        );
     }
 }
 
@@ -170,7 +173,10 @@ mod tests {
                 .require_grad();
             let ours = try_pool_taps(&flat, &idx, &wts, taps).expect("flex autodiff");
             let theirs = reference(&flat, &idx, &wts, taps);
-            assert!(max_abs_diff(ours.clone(), theirs.clone()) < 1e-5, "values, c {c}");
+            assert!(
+                max_abs_diff(ours.clone(), theirs.clone()) < 1e-5,
+                "values, c {c}"
+            );
             let probe = Tensor::<2>::random([c, pixels], Distribution::Normal(0.0, 1.0), &device);
             let g_ours = (ours * probe.clone()).sum().backward();
             let g_theirs = (theirs * probe).sum().backward();
