@@ -116,7 +116,8 @@ fn bilinear(mut y: f32, mut x: f32, h: usize, w: usize) -> Option<[(usize, usize
 /// Inference on the CPU (a flex tensor outside an autodiff graph) takes a direct host loop, like
 /// torchvision's own CPU kernel: the gather formulation below moves `4 x samples` copies of every
 /// channel through memory and was the largest cost of the box branch. Everything else (autodiff,
-/// GPUs) uses the tensor-op version, whose backward Burn derives.
+/// GPUs) uses the tensor-op version, whose backward Burn derives, except its weighted sum of
+/// taps in CPU training (`pool_taps`, an op with its own backward).
 pub fn roi_align(features: Tensor<4>, rois: &[Roi], p: &RoiAlignParams) -> Tensor<4> {
     if !features.is_autodiff() && features.device() == Device::flex() {
         return roi_align_host(features, rois, p);
