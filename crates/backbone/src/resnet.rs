@@ -11,11 +11,10 @@ use crate::frozen_bn::FrozenBatchNorm2d;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 use mrcnn_config::{BackboneConfig, BlockKind, ResNetLayout};
-use mrcnn_core::conv::conv2d;
+use mrcnn_core::activation::{add_relu, relu};
 
 fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
     dilated_conv(cin, cout, k, stride, 1, device)
@@ -133,19 +132,19 @@ impl Block {
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.forward(conv2d(&d.conv, x.clone())),
+            Some(d) => d.bn.after(&d.conv, x.clone()),
             None if self.subsample > 1 => max_pool2d(
                 x.clone(),
                 MaxPoolOptions::new([1, 1]).with_stride([self.subsample, self.subsample]),
             ),
             None => x.clone(),
         };
-        let mut out = relu(self.bn1.forward(conv2d(&self.conv1, x)));
-        out = self.bn2.forward(conv2d(&self.conv2, out));
+        let mut out = relu(self.bn1.after(&self.conv1, x));
+        out = self.bn2.after(&self.conv2, out);
         if let (Some(c3), Some(b3)) = (&self.conv3, &self.bn3) {
-            out = b3.forward(conv2d(c3, relu(out)));
+            out = b3.after(c3, relu(out));
         }
-        relu(out + identity)
+        add_relu(out, identity)
     }
 }
 
@@ -248,7 +247,7 @@ impl ResNet {
     /// on each side; TensorFlow's SAME pads `max(0, (ceil(n/2) - 1) * 2 + 3 - n)` split with the
     /// larger half at the end: `(0, 1)` for an even side, `(1, 1)` for an odd one).
     pub fn stem(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.bn1.forward(conv2d(&self.conv1, x)));
+        let x = relu(self.bn1.after(&self.conv1, x));
         let [_, _, h, w] = x.dims();
         let same = |n: usize| {
             let total = ((n.div_ceil(2) - 1) * 2 + 3).saturating_sub(n);

@@ -30,25 +30,49 @@ pub fn is_pointwise(conv: &Conv2d) -> bool {
 /// `conv.forward(x)`, as one matrix product when the convolution is pointwise
 /// ([`is_pointwise`]), with a faster weight gradient for the other ones in training on the CPU.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let bias = conv.bias.as_ref().map(|b| b.val());
+    with_parts(conv, x, conv.weight.val(), bias).unwrap_or_else(|x| conv.forward(x))
+}
+
+/// `conv2d(conv, x) * scale + shift`, one `scale` and `shift` per output channel (a frozen batch
+/// norm after the convolution), computed as one convolution with the scale folded into the
+/// weight and the shift into the bias: no pass over the output for the affine, none for its
+/// gradient. The weight gradient reaches `conv.weight` through the scaled copy (and `scale` and
+/// `shift` get theirs when they are tracked).
+pub fn conv2d_affine(conv: &Conv2d, scale: Tensor<1>, shift: Tensor<1>, x: Tensor<4>) -> Tensor<4> {
+    let c_out = scale.dims()[0];
+    let weight = conv.weight.val() * scale.clone().reshape([c_out, 1, 1, 1]);
+    let bias = match &conv.bias {
+        Some(b) => b.val() * scale.clone() + shift.clone(),
+        None => shift.clone(),
+    };
+    with_parts(conv, x, weight, Some(bias)).unwrap_or_else(|x| {
+        // "Same" padding: Burn's module computes it from the input size.
+        conv.forward(x) * scale.reshape([1, c_out, 1, 1]) + shift.reshape([1, c_out, 1, 1])
+    })
+}
+
+/// `conv`'s geometry with the given weight and bias; `Err(x)` for "same" padding, which only
+/// Burn's module computes.
+fn with_parts(
+    conv: &Conv2d,
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+) -> Result<Tensor<4>, Tensor<4>> {
     if is_pointwise(conv) {
-        return pointwise(conv, x);
+        return Ok(pointwise(x, weight, bias));
     }
     let padding = match conv.padding {
-        PaddingConfig2d::Valid => Some([(0, 0), (0, 0)]),
-        PaddingConfig2d::Explicit(top, left, bottom, right) => Some([(top, bottom), (left, right)]),
-        // Burn computes "same" padding from the input size; leave it to Burn.
-        PaddingConfig2d::Same => None,
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        PaddingConfig2d::Same => return Err(x),
     };
-    if let Some(padding) = padding {
-        let options =
-            ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
-        let weight = conv.weight.val();
-        let bias = conv.bias.as_ref().map(|b| b.val());
-        if let Some(y) = crate::conv_flex::try_conv2d(&x, &weight, bias.as_ref(), &options) {
-            return y;
-        }
+    let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+    if let Some(y) = crate::conv_flex::try_conv2d(&x, &weight, bias.as_ref(), &options) {
+        return Ok(y);
     }
-    conv.forward(x)
+    Ok(burn::tensor::module::conv2d(x, weight, bias, options))
 }
 
 /// Whether `conv` is a transposed convolution without overlap: kernel equal to the stride, no
@@ -93,10 +117,10 @@ pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     }
 }
 
-fn pointwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+fn pointwise(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
     let [n, c_in, h, w] = x.dims();
-    let [c_out, ..] = conv.weight.dims();
-    let weight = conv.weight.val().reshape([c_out, c_in]);
+    let [c_out, ..] = weight.dims();
+    let weight = weight.reshape([c_out, c_in]);
     let y = if n == 1 {
         // Rank 2: no broadcast to undo in the backward.
         weight
@@ -107,17 +131,11 @@ fn pointwise(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
             .unsqueeze_dim::<3>(0)
             .matmul(x.reshape([n, c_in, h * w]))
     };
-    with_bias(conv, y).reshape([n, c_out, h, w])
-}
-
-fn with_bias(conv: &Conv2d, y: Tensor<3>) -> Tensor<3> {
-    match &conv.bias {
-        Some(bias) => {
-            let c_out = bias.dims()[0];
-            y + bias.val().reshape([1, c_out, 1])
-        }
+    let y = match bias {
+        Some(bias) => y + bias.reshape([1, c_out, 1]),
         None => y,
-    }
+    };
+    y.reshape([n, c_out, h, w])
 }
 
 #[cfg(test)]
@@ -225,6 +243,71 @@ mod tests {
             overlapping.forward(x),
         );
         assert_eq!(diff, 0.0);
+    }
+
+    /// The folded convolution equals the convolution followed by the affine, values and
+    /// gradients (input, weight, and scale and shift when tracked), for a pointwise and a
+    /// strided 3x3 convolution, with and without bias, under autodiff and without.
+    #[test]
+    fn affine_folds_like_conv_then_affine() {
+        let normal = Distribution::Normal(0.0, 1.0);
+        for autodiff in [true, false] {
+            let device = if autodiff {
+                Device::flex().autodiff()
+            } else {
+                Device::flex()
+            };
+            let three = Conv2dConfig::new([4, 6], [3, 3])
+                .with_stride([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_bias(false)
+                .init(&device);
+            for (conv, n, tracked) in [
+                (pointwise(4, 6, false, &device), 1, false),
+                (pointwise(4, 6, true, &device), 2, true),
+                (three.clone(), 1, false),
+                (three, 3, true),
+            ] {
+                let x = Tensor::<4>::random([n, 4, 7, 9], normal, &device);
+                let x = if autodiff { x.require_grad() } else { x };
+                let scale = Tensor::<1>::random([6], normal, &device);
+                let shift = Tensor::<1>::random([6], normal, &device);
+                let (scale, shift) = if tracked && autodiff {
+                    (scale.require_grad(), shift.require_grad())
+                } else {
+                    (scale, shift)
+                };
+                let folded = conv2d_affine(&conv, scale.clone(), shift.clone(), x.clone());
+                let reference = conv2d(&conv, x.clone()) * scale.clone().reshape([1, 6, 1, 1])
+                    + shift.clone().reshape([1, 6, 1, 1]);
+                assert_eq!(folded.dims(), reference.dims());
+                let value_diff = max_abs_diff(folded.clone(), reference.clone());
+                assert!(value_diff < 1e-5, "values differ by {value_diff}");
+                if !autodiff {
+                    continue;
+                }
+                let probe = Tensor::<4>::random(reference.dims(), normal, &device);
+                let g_ours = (folded * probe.clone()).sum().backward();
+                let g_ref = (reference * probe).sum().backward();
+                let close = |a: Option<Tensor<4>>, b: Option<Tensor<4>>, what: &str| {
+                    let (a, b) = (a.unwrap(), b.unwrap());
+                    let tol = 1e-4 * b.clone().abs().max().into_scalar::<f32>().max(1.0);
+                    let d = max_abs_diff(a, b);
+                    assert!(d < tol, "{what} gradient differs by {d} (n = {n})");
+                };
+                close(x.grad(&g_ours), x.grad(&g_ref), "input");
+                let w = conv.weight.val();
+                close(w.grad(&g_ours), w.grad(&g_ref), "weight");
+                if tracked {
+                    for (t, what) in [(&scale, "scale"), (&shift, "shift")] {
+                        let (a, b) = (t.grad(&g_ours).unwrap(), t.grad(&g_ref).unwrap());
+                        let tol = 1e-4 * b.clone().abs().max().into_scalar::<f32>().max(1.0);
+                        let d = max_abs_diff(a, b);
+                        assert!(d < tol, "{what} gradient differs by {d}");
+                    }
+                }
+            }
+        }
     }
 
     /// Anything that is not pointwise goes to Burn's convolution unchanged.

@@ -7,6 +7,7 @@
 //! it is cheap, identical on every backend, and easy to compare with torchvision. Everything that
 //! carries gradients (convolutions, RoIAlign sampling, losses) stays on the device as tensors.
 
+pub mod activation;
 pub mod anchors;
 pub mod box_coder;
 pub mod boxes;
@@ -20,6 +21,7 @@ pub mod losses;
 pub mod matcher;
 pub mod nms;
 pub mod poolers;
+mod relu_flex;
 pub mod roi_align;
 pub mod sampler;
 mod taps_flex;

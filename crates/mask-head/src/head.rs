@@ -8,7 +8,8 @@ use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::sigmoid;
+use mrcnn_core::activation::relu;
 use mrcnn_core::conv::{conv_transpose2d, conv2d};
 use mrcnn_core::host;
 

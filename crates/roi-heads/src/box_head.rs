@@ -3,7 +3,7 @@
 
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
+use mrcnn_core::activation::relu;
 
 #[derive(Module, Debug)]
 pub struct TwoMlpHead {

@@ -10,7 +10,7 @@ use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
+use mrcnn_core::activation::relu;
 use mrcnn_core::conv::conv2d;
 
 #[derive(Module, Debug)]
