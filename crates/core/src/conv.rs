@@ -30,8 +30,11 @@ pub fn is_pointwise(conv: &Conv2d) -> bool {
 /// `conv.forward(x)`, as one matrix product when the convolution is pointwise
 /// ([`is_pointwise`]), with a faster weight gradient for the other ones in training on the CPU.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    if conv.padding == PaddingConfig2d::Same {
+        return conv.forward(x);
+    }
     let bias = conv.bias.as_ref().map(|b| b.val());
-    with_parts(conv, x, conv.weight.val(), bias).unwrap_or_else(|x| conv.forward(x))
+    with_parts(conv, x, conv.weight.val(), bias)
 }
 
 /// `conv2d(conv, x) * scale + shift`, one `scale` and `shift` per output channel (a frozen batch
@@ -41,38 +44,39 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// `shift` get theirs when they are tracked).
 pub fn conv2d_affine(conv: &Conv2d, scale: Tensor<1>, shift: Tensor<1>, x: Tensor<4>) -> Tensor<4> {
     let c_out = scale.dims()[0];
+    if conv.padding == PaddingConfig2d::Same {
+        // Burn's module computes "same" padding from the input size.
+        return conv.forward(x) * scale.reshape([1, c_out, 1, 1]) + shift.reshape([1, c_out, 1, 1]);
+    }
     let weight = conv.weight.val() * scale.clone().reshape([c_out, 1, 1, 1]);
     let bias = match &conv.bias {
         Some(b) => b.val() * scale.clone() + shift.clone(),
         None => shift.clone(),
     };
-    with_parts(conv, x, weight, Some(bias)).unwrap_or_else(|x| {
-        // "Same" padding: Burn's module computes it from the input size.
-        conv.forward(x) * scale.reshape([1, c_out, 1, 1]) + shift.reshape([1, c_out, 1, 1])
-    })
+    with_parts(conv, x, weight, Some(bias))
 }
 
-/// `conv`'s geometry with the given weight and bias; `Err(x)` for "same" padding, which only
-/// Burn's module computes.
+/// `conv`'s geometry with the given weight and bias; not for "same" padding, which only Burn's
+/// module computes.
 fn with_parts(
     conv: &Conv2d,
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
-) -> Result<Tensor<4>, Tensor<4>> {
+) -> Tensor<4> {
     if is_pointwise(conv) {
-        return Ok(pointwise(x, weight, bias));
+        return pointwise(x, weight, bias);
     }
     let padding = match conv.padding {
         PaddingConfig2d::Valid => [(0, 0), (0, 0)],
         PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
-        PaddingConfig2d::Same => return Err(x),
+        PaddingConfig2d::Same => unreachable!("the callers leave \"same\" padding to Burn"),
     };
     let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
     if let Some(y) = crate::conv_flex::try_conv2d(&x, &weight, bias.as_ref(), &options) {
-        return Ok(y);
+        return y;
     }
-    Ok(burn::tensor::module::conv2d(x, weight, bias, options))
+    burn::tensor::module::conv2d(x, weight, bias, options)
 }
 
 /// Whether `conv` is a transposed convolution without overlap: kernel equal to the stride, no
