@@ -122,6 +122,9 @@ pub fn conv_transpose2d(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
 }
 
 fn pointwise(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+    if crate::pointwise_flex::applies(&x, &weight, bias.as_ref()) {
+        return crate::pointwise_flex::pointwise(x, weight, bias);
+    }
     let [n, c_in, h, w] = x.dims();
     let [c_out, ..] = weight.dims();
     let weight = weight.reshape([c_out, c_in]);

@@ -20,6 +20,8 @@ pub mod host;
 pub mod losses;
 pub mod matcher;
 pub mod nms;
+#[allow(unsafe_code)]
+mod pointwise_flex;
 pub mod poolers;
 mod relu_flex;
 pub mod roi_align;
