@@ -16,11 +16,11 @@ mod conv_flex;
 pub mod crop_and_resize;
 pub mod device;
 pub mod error;
+mod gemm;
 pub mod host;
 pub mod losses;
 pub mod matcher;
 pub mod nms;
-#[allow(unsafe_code)]
 mod pointwise_flex;
 pub mod poolers;
 mod relu_flex;

@@ -12,11 +12,8 @@
 //!
 //! [`applies`] answers false for anything else (other backends, non-f32, gradient
 //! checkpointing), and the caller uses Burn's `matmul`.
-//!
-//! The only module with `unsafe` code (`gemm` takes raw pointers and strides): each call states
-//! the sizes it relies on, and the outputs are written by the products before their length is
-//! set.
 
+use crate::gemm::{View, product_into, products_new};
 use burn::backend::TensorMetadata;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
@@ -29,9 +26,6 @@ use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
 
 type Ad = Autodiff<Flex, NoCheckpointing>;
-
-/// Below this many multiply-adds a product runs on the calling thread (flex's threshold).
-const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum On {
@@ -102,59 +96,6 @@ pub(crate) fn pointwise(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>
     Tensor::from_primitive::<Ad>(y)
 }
 
-/// A row-major matrix view: `rows x cols` at `ptr`, element `(r, c)` at `r * rs + c * cs`.
-#[derive(Clone, Copy)]
-struct Mat {
-    ptr: *const f32,
-    rs: isize,
-    cs: isize,
-}
-
-/// `dst (m x n, row-major, contiguous) = [dst +] lhs (m x k) @ rhs (k x n)`.
-///
-/// # Safety
-/// `dst` holds `m * n` writable elements (initialised when `accumulate`); the views stay in
-/// their buffers for the given sizes.
-unsafe fn product(
-    dst: *mut f32,
-    m: usize,
-    n: usize,
-    k: usize,
-    lhs: Mat,
-    rhs: Mat,
-    accumulate: bool,
-) {
-    let parallelism = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
-    // SAFETY: the caller's contract; `gemm` reads `dst` only when `accumulate`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst,
-            1,
-            n as isize,
-            accumulate,
-            lhs.ptr,
-            lhs.cs,
-            lhs.rs,
-            rhs.ptr,
-            rhs.cs,
-            rhs.rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        )
-    }
-}
-
 /// The contiguous f32 values of a flex tensor (copied first if it is a strided view).
 fn contiguous(t: &FlexTensor) -> FlexTensor {
     t.to_contiguous()
@@ -170,45 +111,24 @@ fn forward(x: &FlexTensor, w: &FlexTensor, bias: Option<&FlexTensor>) -> FlexTen
     let hw = h * wd;
     let (x, w) = (contiguous(x), contiguous(w));
     let (xs, ws) = (values(&x), values(&w));
-    let len = n * c_out * hw;
-    let mut out: Vec<f32> = Vec::with_capacity(len);
-    if let Some(b) = bias {
-        let b = contiguous(b);
-        let b = values(&b);
-        out.resize(len, 0.0);
-        out.par_chunks_mut(hw.max(1))
-            .enumerate()
-            .for_each(|(row, r)| r.fill(b[row % c_out]));
-    }
-    let accumulate = bias.is_some();
-    let dst = out.as_mut_ptr();
-    for i in 0..n {
-        let lhs = Mat {
-            ptr: ws.as_ptr(),
-            rs: c_in as isize,
-            cs: 1,
-        };
-        let rhs = Mat {
-            ptr: xs[i * c_in * hw..].as_ptr(),
-            rs: hw as isize,
-            cs: 1,
-        };
-        // SAFETY: `out` has capacity `len`; image `i`'s block is `c_out * hw` elements from
-        // `i * c_out * hw`, written by the product (and initialised when accumulating).
-        unsafe {
-            product(
-                dst.add(i * c_out * hw),
-                c_out,
-                hw,
-                c_in,
-                lhs,
-                rhs,
-                accumulate,
-            )
-        };
-    }
-    // SAFETY: every element was written, by the bias fill or the products.
-    unsafe { out.set_len(len) };
+    let dims = [c_out, hw, c_in];
+    let image = |i: usize| View::rows(xs, i * c_in * hw, hw);
+    let out = match bias {
+        None => products_new(n, dims, |i| (View::rows(ws, 0, c_in), image(i))),
+        Some(b) => {
+            let b = contiguous(b);
+            let b = values(&b);
+            let mut out = vec![0.0f32; n * c_out * hw];
+            out.par_chunks_mut(hw)
+                .enumerate()
+                .for_each(|(row, r)| r.fill(b[row % c_out]));
+            for i in 0..n {
+                let w = View::rows(ws, 0, c_in);
+                product_into(&mut out, i * c_out * hw, hw, dims, w, image(i), true);
+            }
+            out
+        }
+    };
     FlexTensor::from_data(TensorData::new(out, [n, c_out, h, wd]))
 }
 
@@ -238,24 +158,14 @@ impl<const N: usize> Backward<Flex, N> for PointwiseBackward<N> {
         if let Some(node) = &ops.parents[1] {
             let x = contiguous(&x);
             let xs = values(&x);
-            let mut dw: Vec<f32> = Vec::with_capacity(c_out * c_in);
-            for i in 0..n {
-                // dW += dy[i] (c_out x hw) @ x[i]^T (hw x c_in).
-                let lhs = Mat {
-                    ptr: g[i * c_out * hw..].as_ptr(),
-                    rs: hw as isize,
-                    cs: 1,
-                };
-                let rhs = Mat {
-                    ptr: xs[i * c_in * hw..].as_ptr(),
-                    rs: 1,
-                    cs: hw as isize,
-                };
-                // SAFETY: `dw` has capacity `c_out * c_in`; the first product writes all of it.
-                unsafe { product(dw.as_mut_ptr(), c_out, c_in, hw, lhs, rhs, i > 0) };
+            // dW = sum_i dy[i] (c_out x hw) @ x[i]^T (hw x c_in).
+            let dims = [c_out, c_in, hw];
+            let dy_i = |i: usize| View::rows(g, i * c_out * hw, hw);
+            let x_t = |i: usize| View::rows(xs, i * c_in * hw, hw).t();
+            let mut dw = products_new(1, dims, |_| (dy_i(0), x_t(0)));
+            for i in 1..n {
+                product_into(&mut dw, 0, c_in, dims, dy_i(i), x_t(i), true);
             }
-            // SAFETY: written by the first product (`applies` takes no empty batch).
-            unsafe { dw.set_len(c_out * c_in) };
             grads.register::<Flex>(
                 node.id,
                 FlexTensor::from_data(TensorData::new(dw, [c_out, c_in, 1, 1])),
@@ -264,35 +174,13 @@ impl<const N: usize> Backward<Flex, N> for PointwiseBackward<N> {
         if let Some(node) = &ops.parents[0] {
             let w = contiguous(&w);
             let ws = values(&w);
-            let len = n * c_in * hw;
-            let mut dx: Vec<f32> = Vec::with_capacity(len);
-            for i in 0..n {
-                // dx[i] = W^T (c_in x c_out) @ dy[i] (c_out x hw).
-                let lhs = Mat {
-                    ptr: ws.as_ptr(),
-                    rs: 1,
-                    cs: c_in as isize,
-                };
-                let rhs = Mat {
-                    ptr: g[i * c_out * hw..].as_ptr(),
-                    rs: hw as isize,
-                    cs: 1,
-                };
-                // SAFETY: image `i`'s block of `dx` is `c_in * hw` elements within capacity.
-                unsafe {
-                    product(
-                        dx.as_mut_ptr().add(i * c_in * hw),
-                        c_in,
-                        hw,
-                        c_out,
-                        lhs,
-                        rhs,
-                        false,
-                    )
-                };
-            }
-            // SAFETY: every image's block was written.
-            unsafe { dx.set_len(len) };
+            // dx[i] = W^T (c_in x c_out) @ dy[i] (c_out x hw).
+            let dx = products_new(n, [c_in, hw, c_out], |i| {
+                (
+                    View::rows(ws, 0, c_in).t(),
+                    View::rows(g, i * c_out * hw, hw),
+                )
+            });
             grads.register::<Flex>(
                 node.id,
                 FlexTensor::from_data(TensorData::new(dx, [n, c_in, h, wd])),

@@ -1,0 +1,229 @@
+//! Matrix products on f32 buffers with the CPU backend's own kernel (the `gemm` crate that flex
+//! calls), for the CPU convolutions (`pointwise_flex`, `conv_flex`): they write each output once,
+//! in place in a larger buffer when asked, and read their operands through strides (a transpose
+//! or a block of rows costs no copy).
+//!
+//! The only module with `unsafe` code: `gemm` takes raw pointers. The safe functions here check
+//! every view against its buffer before the call, so a wrong size is a panic naming the operand,
+//! never a read or write out of bounds.
+
+/// Below this many multiply-adds a product runs on the calling thread (flex's threshold).
+const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
+
+/// A matrix in a buffer: element `(r, c)` at `data[offset + r * rs + c * cs]`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct View<'a> {
+    pub data: &'a [f32],
+    pub offset: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a> View<'a> {
+    /// A contiguous row-major matrix starting at `offset`, `cols` wide.
+    pub fn rows(data: &'a [f32], offset: usize, cols: usize) -> Self {
+        Self {
+            data,
+            offset,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    /// The transpose of this view.
+    pub fn t(self) -> Self {
+        Self {
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
+    }
+
+    /// Panics unless the `rows x cols` matrix lies inside the buffer.
+    fn check(&self, rows: usize, cols: usize, what: &str) {
+        let last = self.offset + (rows - 1) * self.rs + (cols - 1) * self.cs;
+        assert!(
+            last < self.data.len(),
+            "gemm: {what} ({rows} x {cols}, offset {}, strides {} {}) overruns its {} elements",
+            self.offset,
+            self.rs,
+            self.cs,
+            self.data.len()
+        );
+    }
+}
+
+fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
+    if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
+/// `dst[offset + r * dst_rs + c]` for the `m x n` product `lhs (m x k) @ rhs (k x n)`, added to
+/// what is there when `accumulate`, written over it otherwise.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn product_into(
+    dst: &mut [f32],
+    offset: usize,
+    dst_rs: usize,
+    [m, n, k]: [usize; 3],
+    lhs: View,
+    rhs: View,
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for r in 0..m {
+                dst[offset + r * dst_rs..][..n].fill(0.0);
+            }
+        }
+        return;
+    }
+    View::rows(dst, offset, dst_rs).check(m, n, "output");
+    lhs.check(m, k, "left operand");
+    rhs.check(k, n, "right operand");
+    #[allow(unsafe_code)]
+    // SAFETY: the three views were checked to lie in their buffers above; `dst` is borrowed
+    // mutably, so it does not alias the operands.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr().add(offset),
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.data.as_ptr().add(lhs.offset),
+            lhs.cs as isize,
+            lhs.rs as isize,
+            rhs.data.as_ptr().add(rhs.offset),
+            rhs.cs as isize,
+            rhs.rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism(m, n, k),
+        )
+    }
+}
+
+/// A new buffer holding `count` consecutive `m x n` products, the `i`-th `parts(i).0 @
+/// parts(i).1` (each `m x k` by `k x n`). No element is filled before its product writes it.
+pub(crate) fn products_new<'a>(
+    count: usize,
+    [m, n, k]: [usize; 3],
+    parts: impl Fn(usize) -> (View<'a>, View<'a>),
+) -> Vec<f32> {
+    let len = count * m * n;
+    if k == 0 || len == 0 {
+        return vec![0.0; len];
+    }
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    let spare = out.spare_capacity_mut();
+    for i in 0..count {
+        let (lhs, rhs) = parts(i);
+        lhs.check(m, k, "left operand");
+        rhs.check(k, n, "right operand");
+        let block = &mut spare[i * m * n..(i + 1) * m * n];
+        #[allow(unsafe_code)]
+        // SAFETY: the operands were checked above; `block` is `m * n` elements of `out`'s spare
+        // capacity, written (not read: `read_dst` is false) as an `m x n` row-major matrix.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                block.as_mut_ptr().cast::<f32>(),
+                1,
+                n as isize,
+                false,
+                lhs.data.as_ptr().add(lhs.offset),
+                lhs.cs as isize,
+                lhs.rs as isize,
+                rhs.data.as_ptr().add(rhs.offset),
+                rhs.cs as isize,
+                rhs.rs as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism(m, n, k),
+            )
+        }
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: the `count` products wrote every one of the `len` elements.
+    unsafe {
+        out.set_len(len)
+    };
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f32], b: &[f32], m: usize, n: usize, k: usize) -> Vec<f32> {
+        let mut out = vec![0.0; m * n];
+        for r in 0..m {
+            for c in 0..n {
+                out[r * n + c] = (0..k).map(|i| a[r * k + i] * b[i * n + c]).sum();
+            }
+        }
+        out
+    }
+
+    /// Products, transposed views, accumulation and writing into a block of a larger buffer
+    /// equal the textbook loop; a view past its buffer panics instead of reading outside it.
+    #[test]
+    fn products_match_the_definition() {
+        let (m, n, k) = (5, 7, 3);
+        let a: Vec<f32> = (0..m * k).map(|v| v as f32 * 0.5 - 3.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|v| (v as f32).sin()).collect();
+        let expected = naive(&a, &b, m, n, k);
+        let new = products_new(2, [m, n, k], |_| {
+            (View::rows(&a, 0, k), View::rows(&b, 0, n))
+        });
+        let same = |got: &[f32]| got.iter().zip(&expected).all(|(g, e)| (g - e).abs() < 1e-5);
+        assert!(same(&new[..m * n]) && same(&new[m * n..]), "{new:?} vs {expected:?}");
+        // a^T stored, read transposed.
+        let at: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
+        let mut dst = vec![1.0; 2 + m * (n + 1)];
+        product_into(
+            &mut dst,
+            2,
+            n + 1,
+            [m, n, k],
+            View::rows(&at, 0, m).t(),
+            View::rows(&b, 0, n),
+            true,
+        );
+        for r in 0..m {
+            for c in 0..n {
+                let got = dst[2 + r * (n + 1) + c];
+                assert!((got - (expected[r * n + c] + 1.0)).abs() < 1e-5);
+            }
+            assert_eq!(
+                dst[2 + r * (n + 1) + n],
+                1.0,
+                "the gap between rows is untouched"
+            );
+        }
+        let short = &b[..k * n - 1];
+        let overrun = std::panic::catch_unwind(|| {
+            products_new(1, [m, n, k], |_| {
+                (View::rows(&a, 0, k), View::rows(short, 0, n))
+            })
+        });
+        assert!(overrun.is_err());
+    }
+}
