@@ -1,33 +1,39 @@
-//! A convolution for training on the CPU backend (flex under autodiff) whose weight gradient is
-//! one matrix product per block of output pixels, `dy @ im2col(x)^T`.
+//! Convolution (no groups) on the CPU backend (flex), plain or under autodiff: im2col and one
+//! matrix product per block of output pixels, forward and both gradients.
 //!
-//! Why not Burn's convolution: the forward and the input gradient are Burn's own (this module
-//! calls flex's `conv2d` and `conv2d_x_backward`), but Burn 0.22 has no weight-gradient kernel
-//! for flex. Its generic `conv2d_weight_backward` runs another convolution over a batch of the
-//! `c_in` input channels with the output gradient as the kernel. For Mask R-CNN's 3x3
-//! convolutions that is 9-row matrix products per input channel, each repacking the whole output
-//! gradient: 48-70 GFLOP/s on these cores, against about 150 for an ordinary matrix product of
-//! the same size, and the largest part of the R101-FPN training step (BENCHMARKS.md, "Training
-//! step"). Here the input is unfolded into columns (flex's zero-copy `unfold`, then one copy into
-//! a contiguous `[c_in * kh * kw, pixels]` matrix) block by block, so the extra memory stays
-//! bounded, and each block is one product with the output gradient.
+//! Why not Burn's convolution: flex's forward first copies the whole input to channels-last on
+//! one thread and zero-fills its output before the parallel part, and Burn 0.22 has no
+//! weight-gradient kernel for flex: its generic `conv2d_weight_backward` runs another
+//! convolution over a batch of the `c_in` input channels with the output gradient as the kernel,
+//! 9-row matrix products for a 3x3 kernel that each repack the whole output gradient (48-70
+//! GFLOP/s on these cores against about 150 for an ordinary product), and its input gradient is
+//! a transposed convolution with the same serial copies. Those were the largest parts of the
+//! R101-FPN training step (BENCHMARKS.md, "Training step"). Here, for each block of output
+//! pixels (several images, or rows of one image, so the column matrix stays under a budget):
+//! - the columns `[kh * kw * c_in, pixels]` are unfolded from the input in parallel, one column
+//!   row per task, padding as zeros, straight from the `NCHW` layout;
+//! - forward: `W [c_out, kh*kw*c_in] @ columns`, written into the output's block in place (the
+//!   output starts as the bias);
+//! - weight gradient: `dy_block @ columns^T`, accumulated in one buffer;
+//! - input gradient: `W^T @ dy_block`, then folded back (col2im) onto the input's planes, in
+//!   parallel over (image, channel) planes, which no two tasks share.
 //!
-//! The op is registered through Burn's autodiff extension API (`burn_autodiff::ops::Backward`):
-//! [`try_conv2d`] answers `None` for anything else (other backends, no autodiff, gradient
-//! checkpointing, dilation or groups, non-f32), and the caller falls back to Burn's convolution.
+//! Each product reads `dy` and the weight through strides ([`crate::gemm`]): no transposed copy.
+//!
+//! [`try_conv2d`] answers `None` for anything else (other backends, groups, non-f32, gradient
+//! checkpointing), and the caller uses Burn's convolution.
 
-use burn::backend::TensorMetadata;
-use burn::backend::ops::{FloatTensorOps, ModuleOps};
-use burn::backend::tensor::FloatTensor;
+use crate::gemm::{View, product_into};
 use burn::prelude::*;
-use burn::tensor::ops::{ConvOptions, PadMode};
-use burn::tensor::{DType, Shape, Slice};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, TensorData};
 use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
-use burn_flex::Flex;
+use burn_flex::{Flex, FlexTensor};
+use rayon::prelude::*;
 
 type Ad = Autodiff<Flex, NoCheckpointing>;
 
@@ -35,49 +41,67 @@ type Ad = Autodiff<Flex, NoCheckpointing>;
 /// small enough that the mask head's 128 RoIs or the FPN's stride-4 level never unfold at once.
 const COLUMN_BUDGET: usize = 8 << 20;
 
-/// The convolution of `x` by `weight` (and `bias`), with this module's weight gradient, when all
-/// three are f32 tensors of flex under autodiff without checkpointing and the convolution has no
-/// dilation and one group; `None` otherwise.
+fn is_flex<const D: usize>(t: &Tensor<D>) -> bool {
+    t.clone().try_into_primitive::<Flex>().is_ok()
+}
+
+fn is_autodiff<const D: usize>(t: &Tensor<D>) -> bool {
+    t.clone().try_into_primitive::<Ad>().is_ok()
+}
+
+/// The convolution of `x` by `weight` (and `bias`) when all are f32 flex tensors, plain or under
+/// autodiff without checkpointing, the convolution has one group and the output is not empty;
+/// `None` otherwise.
 pub(crate) fn try_conv2d(
     x: &Tensor<4>,
     weight: &Tensor<4>,
     bias: Option<&Tensor<1>>,
     options: &ConvOptions<2>,
 ) -> Option<Tensor<4>> {
-    if options.dilation != [1, 1] || options.groups != 1 || x.dtype() != DType::F32 {
+    let f32s = x.dtype() == DType::F32 && weight.dtype() == DType::F32;
+    if options.groups != 1 || !f32s || bias.is_some_and(|b| b.dtype() != DType::F32) {
         return None;
     }
-    let x = x.clone().try_into_primitive::<Ad>().ok()?;
-    let weight = weight.clone().try_into_primitive::<Ad>().ok()?;
-    let bias = match bias {
-        Some(b) => Some(b.clone().try_into_primitive::<Ad>().ok()?),
-        None => None,
-    };
+    let g = Geometry::new(x.dims(), weight.dims(), options)?;
+    if is_flex(x) && is_flex(weight) && bias.is_none_or(is_flex) {
+        let prim = |t: &Tensor<4>| t.clone().try_into_primitive::<Flex>().ok();
+        let b = bias.map(|b| b.clone().try_into_primitive::<Flex>().ok());
+        let y = forward(
+            &prim(x)?,
+            &prim(weight)?,
+            b.flatten().as_ref(),
+            &g,
+            COLUMN_BUDGET,
+        );
+        return Some(Tensor::from_primitive::<Flex>(y));
+    }
+    if !(is_autodiff(x) && is_autodiff(weight) && bias.is_none_or(is_autodiff)) {
+        return None;
+    }
+    let prim = |t: &Tensor<4>| t.clone().try_into_primitive::<Ad>().ok();
+    let (x, x_node) = prim(x)?.into_parts();
+    let (w, w_node) = prim(weight)?.into_parts();
     let y = match bias {
-        Some(bias) => {
-            let (b, b_node) = bias.into_parts();
-            let (w, w_node) = weight.into_parts();
-            let (x, x_node) = x.into_parts();
-            let y = Flex::conv2d(x.clone(), w.clone(), Some(b), options.clone());
+        Some(b) => {
+            let (b, b_node) = b.clone().try_into_primitive::<Ad>().ok()?.into_parts();
+            let y = forward(&x, &w, Some(&b), &g, COLUMN_BUDGET);
             match Conv2dBackward::<3>
                 .prepare::<NoCheckpointing>([x_node, w_node, b_node])
                 .compute_bound()
                 .stateful()
             {
-                OpsKind::Tracked(prep) => prep.finish((x, w, options.clone()), y),
+                OpsKind::Tracked(prep) => prep.finish((x, w, g), y),
                 OpsKind::UnTracked(prep) => prep.finish(y),
             }
         }
         None => {
-            let (w, w_node) = weight.into_parts();
-            let (x, x_node) = x.into_parts();
-            let y = Flex::conv2d(x.clone(), w.clone(), None, options.clone());
+            let y = forward(&x, &w, None, &g, COLUMN_BUDGET);
             match Conv2dBackward::<2>
                 .prepare::<NoCheckpointing>([x_node, w_node])
                 .compute_bound()
                 .stateful()
             {
-                OpsKind::Tracked(prep) => prep.finish((x, w, options.clone()), y),
+                OpsKind::Tracked(prep) => prep.finish((x, w, g), y),
                 OpsKind::UnTracked(prep) => prep.finish(y),
             }
         }
@@ -85,34 +109,82 @@ pub(crate) fn try_conv2d(
     Some(Tensor::from_primitive::<Ad>(y))
 }
 
-/// The backward step: parents are the input, the weight and, when `N` is 3, the bias.
-#[derive(Debug)]
-struct Conv2dBackward<const N: usize>;
+/// Sizes of one convolution.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Geometry {
+    n: usize,
+    c_in: usize,
+    h: usize,
+    w: usize,
+    c_out: usize,
+    kh: usize,
+    kw: usize,
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    /// Top and left padding (the bottom and right only shape the output).
+    pad: [usize; 2],
+    ho: usize,
+    wo: usize,
+}
 
-impl<const N: usize> Backward<Flex, N> for Conv2dBackward<N> {
-    type State = (FloatTensor<Flex>, FloatTensor<Flex>, ConvOptions<2>);
+impl Geometry {
+    /// `None` when the kernel's channels differ from the input's or the output would be empty.
+    fn new(x: [usize; 4], w: [usize; 4], options: &ConvOptions<2>) -> Option<Self> {
+        let [n, c_in, h, wd] = x;
+        let [c_out, c_w, kh, kw] = w;
+        let [(pt, pb), (pl, pr)] = options.padding;
+        let [sh, sw] = options.stride;
+        let [dh, dw] = options.dilation;
+        let out = |size: usize, pads: usize, k: usize, d: usize, s: usize| {
+            let span = d * (k - 1) + 1;
+            (size + pads >= span && s > 0).then(|| (size + pads - span) / s + 1)
+        };
+        if c_w != c_in || kh == 0 || kw == 0 || dh == 0 || dw == 0 {
+            return None;
+        }
+        let ho = out(h, pt + pb, kh, dh, sh)?;
+        let wo = out(wd, pl + pr, kw, dw, sw)?;
+        let sizes = [n, c_in, c_out, ho, wo];
+        (!sizes.contains(&0)).then_some(Self {
+            n,
+            c_in,
+            h,
+            w: wd,
+            c_out,
+            kh,
+            kw,
+            stride: [sh, sw],
+            dilation: [dh, dw],
+            pad: [pt, pl],
+            ho,
+            wo,
+        })
+    }
 
-    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let dy = grads.consume::<Flex>(&ops.node);
-        let (x, weight, options) = ops.state;
-        if let Some(Some(node)) = ops.parents.get(2) {
-            let [_, c_out, _, _] = dy.shape().dims();
-            let db = Flex::float_sum_dims(dy.clone(), &[0, 2, 3]);
-            grads.register::<Flex>(node.id, Flex::float_reshape(db, Shape::new([c_out])));
-        }
-        if let Some(node) = &ops.parents[1] {
-            let dw = weight_gradient(
-                x.clone(),
-                weight.shape(),
-                dy.clone(),
-                &options,
-                COLUMN_BUDGET,
-            );
-            grads.register::<Flex>(node.id, dw);
-        }
-        if let Some(node) = &ops.parents[0] {
-            grads.register::<Flex>(node.id, Flex::conv2d_x_backward(x, weight, dy, options));
-        }
+    /// Rows of the column matrix: `kh * kw * c_in`.
+    fn rows(&self) -> usize {
+        self.c_in * self.kh * self.kw
+    }
+
+    /// The output columns `lo..hi` whose input column `ox * stride + kx * dilation - pad` lies
+    /// in the input, and that input column for `ox = lo`.
+    fn valid_columns(&self, kx: usize) -> (usize, usize, usize) {
+        let (s, offset) = (self.stride[1], kx * self.dilation[1]);
+        let pad = self.pad[1];
+        // ox * s + offset >= pad and ox * s + offset < pad + w.
+        let lo = pad.saturating_sub(offset).div_ceil(s);
+        let hi = ((pad + self.w).saturating_sub(offset))
+            .div_ceil(s)
+            .min(self.wo);
+        let lo = lo.min(hi);
+        (lo, hi, lo * s + offset - pad.min(lo * s + offset))
+    }
+
+    /// The input row that output row `oy` reads at kernel row `ky`, if inside the input.
+    fn input_row(&self, oy: usize, ky: usize) -> Option<usize> {
+        (oy * self.stride[0] + ky * self.dilation[0])
+            .checked_sub(self.pad[0])
+            .filter(|&iy| iy < self.h)
     }
 }
 
@@ -123,6 +195,13 @@ struct Block {
     n1: usize,
     r0: usize,
     r1: usize,
+}
+
+impl Block {
+    /// Output pixels of one image in the block.
+    fn per_image(&self, wo: usize) -> usize {
+        (self.r1 - self.r0) * wo
+    }
 }
 
 /// Splits `n` images of `ho` output rows into blocks whose column matrix (`rows` unfolded
@@ -165,70 +244,249 @@ fn blocks(n: usize, ho: usize, wo: usize, rows: usize, budget: usize) -> Vec<Blo
     out
 }
 
-/// `dL/dW` of a convolution without dilation or groups: for each block of output pixels (at most
-/// `budget` column elements, see [`blocks`]), the output gradient `[c_out, pixels]` times the
-/// transposed input columns `[pixels, c_in*kh*kw]`, summed over blocks.
-fn weight_gradient(
-    x: FloatTensor<Flex>,
-    weight_shape: Shape,
-    dy: FloatTensor<Flex>,
-    options: &ConvOptions<2>,
-    budget: usize,
-) -> FloatTensor<Flex> {
-    let [n, c_in, _, _] = x.shape().dims();
-    let [c_out, _, kh, kw] = weight_shape.dims();
-    let [_, _, ho, wo] = dy.shape().dims();
-    let [sh, sw] = options.stride;
-    let [pad_h, pad_w] = options.padding;
-    let x = if pad_h == (0, 0) && pad_w == (0, 0) {
-        x
-    } else {
-        Flex::float_pad(x, &[(0, 0), (0, 0), pad_h, pad_w], PadMode::Constant(0.0))
-    };
-    let rows = c_in * kh * kw;
-    let mut sum: Option<FloatTensor<Flex>> = None;
-    for b in blocks(n, ho, wo, rows, budget) {
-        let (images, out_rows) = (b.n1 - b.n0, b.r1 - b.r0);
-        let pixels = images * out_rows * wo;
-        // Input rows that the block's output rows read.
-        let in_rows = b.r0 * sh..(b.r1 - 1) * sh + kh;
-        let xb = Flex::float_slice(
-            x.clone(),
-            &[
-                Slice::from(b.n0..b.n1),
-                Slice::from(..),
-                Slice::from(in_rows),
-                Slice::from(..),
-            ],
-        );
-        // [images, c_in, out_rows, wo, kh, kw] as a view, then [c_in, kh, kw, images, out_rows,
-        // wo] copied into the column matrix.
-        let windows = Flex::float_unfold(Flex::float_unfold(xb, 2, kh, sh), 3, kw, sw);
-        let columns = Flex::float_reshape(
-            Flex::float_permute(windows, &[1, 4, 5, 0, 2, 3]),
-            Shape::new([rows, pixels]),
-        );
-        let dyb = Flex::float_slice(
-            dy.clone(),
-            &[
-                Slice::from(b.n0..b.n1),
-                Slice::from(..),
-                Slice::from(b.r0..b.r1),
-                Slice::from(..),
-            ],
-        );
-        let dyb = Flex::float_reshape(
-            Flex::float_permute(dyb, &[1, 0, 2, 3]),
-            Shape::new([c_out, pixels]),
-        );
-        let product = Flex::float_matmul(dyb, Flex::float_swap_dims(columns, 0, 1));
-        sum = Some(match sum {
-            Some(s) => Flex::float_add(s, product),
-            None => product,
+fn values(t: &FlexTensor) -> &[f32] {
+    t.as_slice().expect("contiguous f32")
+}
+
+/// The block's column matrix `[kh * kw * c_in, pixels]` (rows tap by tap, channels inner: flex's
+/// own order, so a sum over a pixel's taps adds in the same order as flex's convolution and the
+/// values round as they did), pixels image by image, then output row, then output column; zero
+/// where a tap falls in the padding.
+fn im2col(x: &[f32], g: &Geometry, b: &Block) -> Vec<f32> {
+    let per_image = b.per_image(g.wo);
+    let pixels = (b.n1 - b.n0) * per_image;
+    let mut columns = vec![0.0f32; g.rows() * pixels];
+    columns
+        .par_chunks_mut(pixels)
+        .enumerate()
+        .for_each(|(row, dst)| {
+            let (c, tap) = (row % g.c_in, row / g.c_in);
+            let (ky, kx) = (tap / g.kw, tap % g.kw);
+            let (lo, hi, ix0) = g.valid_columns(kx);
+            for (j, image) in (b.n0..b.n1).enumerate() {
+                let plane = &x[(image * g.c_in + c) * g.h * g.w..][..g.h * g.w];
+                for (ri, oy) in (b.r0..b.r1).enumerate() {
+                    let Some(iy) = g.input_row(oy, ky) else {
+                        continue;
+                    };
+                    let src = &plane[iy * g.w..][..g.w];
+                    let d = &mut dst[j * per_image + ri * g.wo..][..g.wo];
+                    if g.stride[1] == 1 {
+                        d[lo..hi].copy_from_slice(&src[ix0..ix0 + (hi - lo)]);
+                    } else {
+                        for (k, v) in d[lo..hi].iter_mut().enumerate() {
+                            *v = src[ix0 + k * g.stride[1]];
+                        }
+                    }
+                }
+            }
         });
+    columns
+}
+
+/// Adds the block's column-matrix gradient `[c_in * kh * kw, pixels]` back onto the input
+/// gradient `dx` (`[n, c_in, h, w]`): each (image, channel) plane by one task.
+fn col2im(dcolumns: &[f32], g: &Geometry, b: &Block, dx: &mut [f32]) {
+    let per_image = b.per_image(g.wo);
+    let pixels = (b.n1 - b.n0) * per_image;
+    let planes = g.h * g.w;
+    dx[b.n0 * g.c_in * planes..b.n1 * g.c_in * planes]
+        .par_chunks_mut(planes)
+        .enumerate()
+        .for_each(|(index, plane)| {
+            let (j, c) = (index / g.c_in, index % g.c_in);
+            for ky in 0..g.kh {
+                for kx in 0..g.kw {
+                    let row = (ky * g.kw + kx) * g.c_in + c;
+                    let src = &dcolumns[row * pixels + j * per_image..][..per_image];
+                    let (lo, hi, ix0) = g.valid_columns(kx);
+                    for (ri, oy) in (b.r0..b.r1).enumerate() {
+                        let Some(iy) = g.input_row(oy, ky) else {
+                            continue;
+                        };
+                        let dst = &mut plane[iy * g.w..][..g.w];
+                        let s = &src[ri * g.wo..][..g.wo];
+                        for (k, &v) in s[lo..hi].iter().enumerate() {
+                            dst[ix0 + k * g.stride[1]] += v;
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// The weight `[c_out, c_in, kh, kw]` as `[c_out, kh, kw, c_in]`, the column matrix's row order.
+fn taps_last(w: &[f32], g: &Geometry) -> Vec<f32> {
+    let (taps, rows) = (g.kh * g.kw, g.rows());
+    let mut out = vec![0.0f32; g.c_out * rows];
+    out.par_chunks_mut(rows)
+        .zip(w.par_chunks(rows))
+        .for_each(|(dst, src)| {
+            for (c, channel) in src.chunks(taps).enumerate() {
+                for (t, &v) in channel.iter().enumerate() {
+                    dst[t * g.c_in + c] = v;
+                }
+            }
+        });
+    out
+}
+
+/// The inverse of [`taps_last`]: `[c_out, kh, kw, c_in]` back to `[c_out, c_in, kh, kw]`.
+fn channels_first(w: &[f32], g: &Geometry) -> Vec<f32> {
+    let (taps, rows) = (g.kh * g.kw, g.rows());
+    let mut out = vec![0.0f32; g.c_out * rows];
+    out.par_chunks_mut(rows)
+        .zip(w.par_chunks(rows))
+        .for_each(|(dst, src)| {
+            for (t, tap) in src.chunks(g.c_in).enumerate() {
+                for (c, &v) in tap.iter().enumerate() {
+                    dst[c * taps + t] = v;
+                }
+            }
+        });
+    out
+}
+
+/// `[n, c_out, ho, wo]`: the convolution, block by block (at most `budget` column elements).
+fn forward(
+    x: &FlexTensor,
+    w: &FlexTensor,
+    bias: Option<&FlexTensor>,
+    g: &Geometry,
+    budget: usize,
+) -> FlexTensor {
+    let (x, w) = (x.to_contiguous(), w.to_contiguous());
+    let (xs, ws) = (values(&x), &taps_last(values(&w), g));
+    let out_plane = g.ho * g.wo;
+    let mut out = vec![0.0f32; g.n * g.c_out * out_plane];
+    if let Some(b) = bias {
+        let b = b.to_contiguous();
+        let b = values(&b);
+        out.par_chunks_mut(out_plane)
+            .enumerate()
+            .for_each(|(row, r)| r.fill(b[row % g.c_out]));
     }
-    let sum = sum.expect("a convolution output has at least one pixel");
-    Flex::float_reshape(sum, weight_shape)
+    let rows = g.rows();
+    for b in blocks(g.n, g.ho, g.wo, rows, budget) {
+        let columns = im2col(xs, g, &b);
+        let per_image = b.per_image(g.wo);
+        let pixels = (b.n1 - b.n0) * per_image;
+        for (j, image) in (b.n0..b.n1).enumerate() {
+            let dst = (image * g.c_out) * out_plane + b.r0 * g.wo;
+            let cols = View {
+                data: &columns,
+                offset: j * per_image,
+                rs: pixels,
+                cs: 1,
+            };
+            let dims = [g.c_out, per_image, rows];
+            product_into(
+                &mut out,
+                dst,
+                out_plane,
+                dims,
+                View::rows(ws, 0, rows),
+                cols,
+                true,
+            );
+        }
+    }
+    FlexTensor::from_data(TensorData::new(out, [g.n, g.c_out, g.ho, g.wo]))
+}
+
+/// The output gradient of one image's block rows, `[c_out, per_image]`, read in place.
+fn dy_block<'a>(dy: &'a [f32], g: &Geometry, b: &Block, image: usize) -> View<'a> {
+    View {
+        data: dy,
+        offset: image * g.c_out * g.ho * g.wo + b.r0 * g.wo,
+        rs: g.ho * g.wo,
+        cs: 1,
+    }
+}
+
+/// `(dL/dW, dL/dx)`, each when asked: for each block, the columns once, then
+/// `dW += dy_block @ columns^T` and `dx += col2im(W^T @ dy_block)`.
+fn backward(
+    x: &FlexTensor,
+    w: &FlexTensor,
+    dy: &FlexTensor,
+    g: &Geometry,
+    budget: usize,
+    [want_dw, want_dx]: [bool; 2],
+) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+    let (x, w, dy) = (x.to_contiguous(), w.to_contiguous(), dy.to_contiguous());
+    let (xs, ws, dys) = (values(&x), &taps_last(values(&w), g), values(&dy));
+    let rows = g.rows();
+    let mut dw = want_dw.then(|| vec![0.0f32; g.c_out * rows]);
+    let mut dx = want_dx.then(|| vec![0.0f32; g.n * g.c_in * g.h * g.w]);
+    for b in blocks(g.n, g.ho, g.wo, rows, budget) {
+        let per_image = b.per_image(g.wo);
+        let pixels = (b.n1 - b.n0) * per_image;
+        if let Some(dw) = &mut dw {
+            let columns = im2col(xs, g, &b);
+            for (j, image) in (b.n0..b.n1).enumerate() {
+                // columns^T for this image: (per_image x rows).
+                let cols_t = View {
+                    data: &columns,
+                    offset: j * per_image,
+                    rs: 1,
+                    cs: pixels,
+                };
+                let dims = [g.c_out, rows, per_image];
+                product_into(dw, 0, rows, dims, dy_block(dys, g, &b, image), cols_t, true);
+            }
+        }
+        if let Some(dx) = &mut dx {
+            let mut dcolumns = vec![0.0f32; rows * pixels];
+            for (j, image) in (b.n0..b.n1).enumerate() {
+                let w_t = View::rows(ws, 0, rows).t();
+                let dims = [rows, per_image, g.c_out];
+                let dyb = dy_block(dys, g, &b, image);
+                product_into(&mut dcolumns, j * per_image, pixels, dims, w_t, dyb, false);
+            }
+            col2im(&dcolumns, g, &b, dx);
+        }
+    }
+    (dw.map(|dw| channels_first(&dw, g)), dx)
+}
+
+/// The backward step: parents are the input, the weight and, when `N` is 3, the bias.
+#[derive(Debug)]
+struct Conv2dBackward<const N: usize>;
+
+impl<const N: usize> Backward<Flex, N> for Conv2dBackward<N> {
+    type State = (FlexTensor, FlexTensor, Geometry);
+
+    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<Flex>(&ops.node).to_contiguous();
+        let (x, w, g) = ops.state;
+        if let Some(Some(node)) = ops.parents.get(2) {
+            let dys = values(&dy);
+            let plane = g.ho * g.wo;
+            let mut db = vec![0.0f32; g.c_out];
+            db.par_iter_mut().enumerate().for_each(|(o, d)| {
+                *d = (0..g.n)
+                    .map(|i| {
+                        dys[(i * g.c_out + o) * plane..][..plane]
+                            .iter()
+                            .sum::<f32>()
+                    })
+                    .sum();
+            });
+            let db = FlexTensor::from_data(TensorData::new(db, [g.c_out]));
+            grads.register::<Flex>(node.id, db);
+        }
+        let want = [ops.parents[1].is_some(), ops.parents[0].is_some()];
+        let (dw, dx) = backward(&x, &w, &dy, &g, COLUMN_BUDGET, want);
+        if let (Some(node), Some(dw)) = (&ops.parents[1], dw) {
+            let shape = [g.c_out, g.c_in, g.kh, g.kw];
+            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dw, shape)));
+        }
+        if let (Some(node), Some(dx)) = (&ops.parents[0], dx) {
+            let shape = [g.n, g.c_in, g.h, g.w];
+            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, shape)));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -268,9 +526,9 @@ mod tests {
         }
     }
 
-    /// Values and input, weight and bias gradients equal to Burn's convolution on random shapes:
-    /// kernels 3x3, 7x7 and 1x3, strides 1 and 2, symmetric, asymmetric and no padding, batches
-    /// of one and several, with and without bias.
+    /// Values (plain and under autodiff) and input, weight and bias gradients equal to Burn's
+    /// convolution on random shapes: kernels 3x3, 7x7 and 1x3, strides 1 and 2, dilation 1 and 2,
+    /// symmetric, asymmetric and no padding, batches of one and several, with and without bias.
     #[test]
     fn matches_burn_conv_values_and_gradients() {
         let device = Device::flex().autodiff();
@@ -285,13 +543,14 @@ mod tests {
             [usize; 2],
             bool,
         );
-        let cases: [Case; 6] = [
+        let cases: [Case; 7] = [
             (1, 4, 5, [3, 3], [1, 1], [(1, 1), (1, 1)], [9, 11], true),
             (3, 3, 6, [3, 3], [2, 2], [(1, 1), (1, 1)], [10, 7], false),
             (1, 3, 4, [7, 7], [2, 2], [(3, 3), (3, 3)], [16, 13], false),
             (2, 5, 3, [1, 3], [1, 2], [(0, 0), (2, 1)], [6, 9], true),
             (4, 2, 3, [3, 3], [1, 1], [(0, 1), (1, 0)], [5, 5], true),
             (1, 6, 6, [3, 3], [1, 1], [(0, 0), (0, 0)], [8, 8], false),
+            (2, 3, 4, [3, 3], [1, 1], [(2, 2), (2, 2)], [7, 9], true),
         ];
         for (i, &(n, c_in, c_out, kernel, stride, padding, hw, with_bias)) in
             cases.iter().enumerate()
@@ -301,15 +560,27 @@ mod tests {
             let w = Tensor::<4>::random([c_out, c_in, kernel[0], kernel[1]], normal, &device)
                 .require_grad();
             let b = with_bias.then(|| Tensor::<1>::random([c_out], normal, &device).require_grad());
-            let options = ConvOptions::new_with_padding(stride, padding, [1, 1], 1);
+            let dilation = if i == 6 { [2, 2] } else { [1, 1] };
+            let options = ConvOptions::new_with_padding(stride, padding, dilation, 1);
 
             let ours = try_conv2d(&x, &w, b.as_ref(), &options).expect("flex autodiff f32");
             let burn = conv2d(x.clone(), w.clone(), b.clone(), options.clone());
             assert_eq!(ours.dims(), burn.dims(), "case {i}");
-            assert!(
-                max_abs_diff(ours.clone(), burn.clone()) < 1e-5,
-                "case {i}: values"
-            );
+            let tol = 1e-5 * max_abs(burn.clone()).max(1.0);
+            let d = max_abs_diff(ours.clone(), burn.clone());
+            assert!(d < tol, "case {i}: values differ by {d}");
+
+            // Inference: the same values without autodiff.
+            let plain_b = b.as_ref().map(|b| b.clone().inner());
+            let plain = try_conv2d(
+                &x.clone().inner(),
+                &w.clone().inner(),
+                plain_b.as_ref(),
+                &options,
+            )
+            .expect("plain flex f32");
+            let d = max_abs_diff(plain, burn.clone().inner());
+            assert!(d < tol, "case {i}: plain values differ by {d}");
 
             let probe = Tensor::<4>::random(burn.dims(), normal, &device);
             let g_ours = (ours * probe.clone()).sum().backward();
@@ -333,50 +604,68 @@ mod tests {
         }
     }
 
-    /// The weight gradient equals Burn's `conv2d_weight_backward` whatever the blocks: one block,
-    /// several images per block, row ranges of one image, single rows.
+    /// Values and both gradients equal Burn's whatever the blocks: one block, several images
+    /// per block, row ranges of one image, single rows; strided and dilated.
     #[test]
-    fn weight_gradient_matches_burn_for_any_blocks() {
-        let device = Device::flex();
+    fn any_blocks_give_burns_values_and_gradients() {
+        let device = Device::flex().autodiff();
         let normal = Distribution::Normal(0.0, 1.0);
-        let x = Tensor::<4>::random([3, 4, 9, 8], normal, &device);
-        let dy = Tensor::<4>::random([3, 5, 5, 4], normal, &device);
-        let options = ConvOptions::new([2, 2], [1, 1], [1, 1], 1);
-        let shape = Shape::new([5, 4, 3, 3]);
-        let reference = burn::tensor::module::conv2d_weight_backward(
-            x.clone(),
-            Tensor::zeros([5, 4, 3, 3], &device),
-            dy.clone(),
-            options.clone(),
-        );
-        let prim = |t: Tensor<4>| t.try_into_primitive::<Flex>().unwrap();
-        // 36 column rows x 20 pixels per image.
-        for budget in [usize::MAX, 2 * 720, 720, 300, 1] {
-            let ours = weight_gradient(
-                prim(x.clone()),
-                shape.clone(),
-                prim(dy.clone()),
-                &options,
-                budget,
-            );
-            let diff = max_abs_diff(Tensor::<4>::from_primitive::<Flex>(ours), reference.clone());
-            assert!(diff < 1e-4, "budget {budget}: differs by {diff}");
+        for options in [
+            ConvOptions::new([2, 2], [1, 1], [1, 1], 1),
+            ConvOptions::new_with_padding([1, 1], [(2, 1), (0, 2)], [2, 2], 1),
+        ] {
+            let x = Tensor::<4>::random([3, 4, 9, 8], normal, &device).require_grad();
+            let w = Tensor::<4>::random([5, 4, 3, 3], normal, &device).require_grad();
+            let y = conv2d(x.clone(), w.clone(), None, options.clone());
+            let probe = Tensor::<4>::random(y.dims(), normal, &device);
+            let grads = (y.clone() * probe.clone()).sum().backward();
+            let (dx_ref, dw_ref) = (x.grad(&grads).unwrap(), w.grad(&grads).unwrap());
+            let prim = |t: Tensor<4>| t.inner().try_into_primitive::<Flex>().unwrap();
+            let plain = |v: Vec<f32>, shape: [usize; 4]| {
+                Tensor::<4>::from_data(TensorData::new(v, shape), &Device::flex())
+            };
+            let (xp, wp, dyp) = (prim(x.clone()), prim(w.clone()), prim(probe));
+            let g = Geometry::new(x.dims(), w.dims(), &options).unwrap();
+            for budget in [usize::MAX, 2 * 720, 720, 300, 1] {
+                let ours = forward(&xp, &wp, None, &g, budget);
+                let ours = Tensor::<4>::from_primitive::<Flex>(ours);
+                let d = max_abs_diff(ours, y.clone().inner());
+                assert!(d < 1e-4, "budget {budget}: values differ by {d}");
+                let (dw, dx) = backward(&xp, &wp, &dyp, &g, budget, [true, true]);
+                let d = max_abs_diff(plain(dw.unwrap(), w.dims()), dw_ref.clone());
+                assert!(d < 1e-4, "budget {budget}: weight gradient differs by {d}");
+                let d = max_abs_diff(plain(dx.unwrap(), x.dims()), dx_ref.clone());
+                assert!(d < 1e-4, "budget {budget}: input gradient differs by {d}");
+            }
         }
     }
 
-    /// Anything but flex under autodiff is left to Burn.
+    /// Groups, other dtypes, mismatched channels and empty outputs are left to Burn; plain flex
+    /// tensors (inference) and dilation are taken.
     #[test]
-    fn declines_other_devices_and_options() {
-        let plain = Device::flex();
-        let x = Tensor::<4>::zeros([1, 2, 5, 5], &plain);
-        let w = Tensor::<4>::zeros([3, 2, 3, 3], &plain);
+    fn declines_what_it_does_not_take() {
         let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-        assert!(try_conv2d(&x, &w, None, &options).is_none());
-        let ad = Device::flex().autodiff();
-        let x = Tensor::<4>::zeros([1, 2, 5, 5], &ad);
-        let w = Tensor::<4>::zeros([3, 2, 3, 3], &ad);
-        let dilated = ConvOptions::new([1, 1], [2, 2], [2, 2], 1);
-        assert!(try_conv2d(&x, &w, None, &dilated).is_none());
-        assert!(try_conv2d(&x, &w, None, &options).is_some());
+        for device in [Device::flex(), Device::flex().autodiff()] {
+            let x = Tensor::<4>::zeros([1, 2, 5, 5], &device);
+            let w = Tensor::<4>::zeros([3, 2, 3, 3], &device);
+            assert!(try_conv2d(&x, &w, None, &options).is_some());
+            let dilated = ConvOptions::new([1, 1], [2, 2], [2, 2], 1);
+            assert!(try_conv2d(&x, &w, None, &dilated).is_some());
+            let grouped = ConvOptions::new([1, 1], [1, 1], [1, 1], 2);
+            let w1 = Tensor::<4>::zeros([4, 1, 3, 3], &device);
+            assert!(try_conv2d(&x, &w1, None, &grouped).is_none());
+            assert!(
+                try_conv2d(&x, &w1, None, &options).is_none(),
+                "channels differ"
+            );
+            let big = Tensor::<4>::zeros([3, 2, 9, 9], &device);
+            let unpadded = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+            assert!(
+                try_conv2d(&x, &big, None, &unpadded).is_none(),
+                "empty output"
+            );
+            let f64s = x.clone().cast(DType::F64);
+            assert!(try_conv2d(&f64s, &w, None, &options).is_none());
+        }
     }
 }

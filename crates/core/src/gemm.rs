@@ -194,7 +194,10 @@ mod tests {
             (View::rows(&a, 0, k), View::rows(&b, 0, n))
         });
         let same = |got: &[f32]| got.iter().zip(&expected).all(|(g, e)| (g - e).abs() < 1e-5);
-        assert!(same(&new[..m * n]) && same(&new[m * n..]), "{new:?} vs {expected:?}");
+        assert!(
+            same(&new[..m * n]) && same(&new[m * n..]),
+            "{new:?} vs {expected:?}"
+        );
         // a^T stored, read transposed.
         let at: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
         let mut dst = vec![1.0; 2 + m * (n + 1)];

@@ -26,6 +26,7 @@ pub mod poolers;
 mod relu_flex;
 pub mod roi_align;
 pub mod sampler;
+mod scale_flex;
 mod taps_flex;
 pub mod targets;
 
