@@ -23,7 +23,7 @@
 //! [`try_conv2d`] answers `None` for anything else (other backends, groups, non-f32, gradient
 //! checkpointing), and the caller uses Burn's convolution.
 
-use crate::gemm::{View, product_into};
+use crate::gemm::{Tile, View, product_into, tiles_into};
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, TensorData};
@@ -84,7 +84,7 @@ pub(crate) fn try_conv2d(
     let y = match bias {
         Some(b) => {
             let (b, b_node) = b.clone().try_into_primitive::<Ad>().ok()?.into_parts();
-            let y = forward(&x, &w, Some(&b), &g, COLUMN_BUDGET);
+            let y = forward(&x, &w, Some(&b), &g, TILE);
             match Conv2dBackward::<3>
                 .prepare::<NoCheckpointing>([x_node, w_node, b_node])
                 .compute_bound()
@@ -95,7 +95,7 @@ pub(crate) fn try_conv2d(
             }
         }
         None => {
-            let y = forward(&x, &w, None, &g, COLUMN_BUDGET);
+            let y = forward(&x, &w, None, &g, TILE);
             match Conv2dBackward::<2>
                 .prepare::<NoCheckpointing>([x_node, w_node])
                 .compute_bound()
@@ -248,40 +248,69 @@ fn values(t: &FlexTensor) -> &[f32] {
     t.as_slice().expect("contiguous f32")
 }
 
-/// The block's column matrix `[kh * kw * c_in, pixels]` (rows tap by tap, channels inner: flex's
-/// own order, so a sum over a pixel's taps adds in the same order as flex's convolution and the
-/// values round as they did), pixels image by image, then output row, then output column; zero
-/// where a tap falls in the padding.
-fn im2col(x: &[f32], g: &Geometry, b: &Block) -> Vec<f32> {
+/// Writes one column-matrix row's values for output pixels `p0..p0 + dst.len()` of one image:
+/// the input under tap `(ky, kx)` of channel plane `plane`, zero where the tap falls in the
+/// padding. Pixels run along output rows and wrap to the next row.
+fn unfold_row(dst: &mut [f32], plane: &[f32], g: &Geometry, [ky, kx]: [usize; 2], p0: usize) {
+    let (lo, hi, ix0) = g.valid_columns(kx);
+    let s = g.stride[1];
+    let mut done = 0;
+    while done < dst.len() {
+        let p = p0 + done;
+        let (oy, ox_a) = (p / g.wo, p % g.wo);
+        let ox_b = g.wo.min(ox_a + dst.len() - done);
+        let d = &mut dst[done..done + (ox_b - ox_a)];
+        done += ox_b - ox_a;
+        let Some(iy) = g.input_row(oy, ky) else {
+            d.fill(0.0);
+            continue;
+        };
+        let src = &plane[iy * g.w..][..g.w];
+        // The valid output columns of this stretch, `va..vb`.
+        let va = ox_a.max(lo).min(ox_b);
+        let vb = ox_b.min(hi).max(va);
+        d[..va - ox_a].fill(0.0);
+        d[vb - ox_a..].fill(0.0);
+        let first = ix0 + (va - lo) * s;
+        let valid = &mut d[va - ox_a..vb - ox_a];
+        if valid.is_empty() {
+            continue;
+        }
+        if s == 1 {
+            valid.copy_from_slice(&src[first..first + valid.len()]);
+        } else {
+            for (k, v) in valid.iter_mut().enumerate() {
+                *v = src[first + k * s];
+            }
+        }
+    }
+}
+
+/// Which input plane and tap a column-matrix row reads: rows tap by tap, channels inner (flex's
+/// own order, so a pixel's sum over taps adds in the order flex's convolution adds and rounds
+/// as it did).
+fn row_source(g: &Geometry, row: usize) -> (usize, [usize; 2]) {
+    let (c, tap) = (row % g.c_in, row / g.c_in);
+    (c, [tap / g.kw, tap % g.kw])
+}
+
+/// The block's column matrix `[kh * kw * c_in, pixels]` into `columns` (every element written),
+/// pixels image by image, then output row, then output column.
+fn im2col(x: &[f32], g: &Geometry, b: &Block, columns: &mut Vec<f32>) {
     let per_image = b.per_image(g.wo);
     let pixels = (b.n1 - b.n0) * per_image;
-    let mut columns = vec![0.0f32; g.rows() * pixels];
-    columns
+    columns.resize(g.rows() * pixels, 0.0);
+    columns[..g.rows() * pixels]
         .par_chunks_mut(pixels)
         .enumerate()
         .for_each(|(row, dst)| {
-            let (c, tap) = (row % g.c_in, row / g.c_in);
-            let (ky, kx) = (tap / g.kw, tap % g.kw);
-            let (lo, hi, ix0) = g.valid_columns(kx);
+            let (c, tap) = row_source(g, row);
             for (j, image) in (b.n0..b.n1).enumerate() {
                 let plane = &x[(image * g.c_in + c) * g.h * g.w..][..g.h * g.w];
-                for (ri, oy) in (b.r0..b.r1).enumerate() {
-                    let Some(iy) = g.input_row(oy, ky) else {
-                        continue;
-                    };
-                    let src = &plane[iy * g.w..][..g.w];
-                    let d = &mut dst[j * per_image + ri * g.wo..][..g.wo];
-                    if g.stride[1] == 1 {
-                        d[lo..hi].copy_from_slice(&src[ix0..ix0 + (hi - lo)]);
-                    } else {
-                        for (k, v) in d[lo..hi].iter_mut().enumerate() {
-                            *v = src[ix0 + k * g.stride[1]];
-                        }
-                    }
-                }
+                let d = &mut dst[j * per_image..][..per_image];
+                unfold_row(d, plane, g, tap, b.r0 * g.wo);
             }
         });
-    columns
 }
 
 /// Adds the block's column-matrix gradient `[c_in * kh * kw, pixels]` back onto the input
@@ -298,6 +327,7 @@ fn col2im(dcolumns: &[f32], g: &Geometry, b: &Block, dx: &mut [f32]) {
             for ky in 0..g.kh {
                 for kx in 0..g.kw {
                     let row = (ky * g.kw + kx) * g.c_in + c;
+                    debug_assert_eq!(row_source(g, row), (c, [ky, kx]));
                     let src = &dcolumns[row * pixels + j * per_image..][..per_image];
                     let (lo, hi, ix0) = g.valid_columns(kx);
                     for (ri, oy) in (b.r0..b.r1).enumerate() {
@@ -347,50 +377,76 @@ fn channels_first(w: &[f32], g: &Geometry) -> Vec<f32> {
     out
 }
 
-/// `[n, c_out, ho, wo]`: the convolution, block by block (at most `budget` column elements).
+/// Output pixels per tile of the forward: flex's own tile (its convolution's `TILE_SIZE`).
+const TILE: usize = 512;
+
+/// `[n, c_out, ho, wo]`: the convolution, in tiles of `tile` output pixels of one image, each
+/// unfolded and multiplied on one thread ([`crate::gemm::tiles_into`]).
 fn forward(
     x: &FlexTensor,
     w: &FlexTensor,
     bias: Option<&FlexTensor>,
     g: &Geometry,
-    budget: usize,
+    tile: usize,
 ) -> FlexTensor {
     let (x, w) = (x.to_contiguous(), w.to_contiguous());
     let (xs, ws) = (values(&x), &taps_last(values(&w), g));
-    let out_plane = g.ho * g.wo;
-    let mut out = vec![0.0f32; g.n * g.c_out * out_plane];
-    if let Some(b) = bias {
-        let b = b.to_contiguous();
-        let b = values(&b);
-        out.par_chunks_mut(out_plane)
-            .enumerate()
-            .for_each(|(row, r)| r.fill(b[row % g.c_out]));
-    }
-    let rows = g.rows();
-    for b in blocks(g.n, g.ho, g.wo, rows, budget) {
-        let columns = im2col(xs, g, &b);
-        let per_image = b.per_image(g.wo);
-        let pixels = (b.n1 - b.n0) * per_image;
-        for (j, image) in (b.n0..b.n1).enumerate() {
-            let dst = (image * g.c_out) * out_plane + b.r0 * g.wo;
-            let cols = View {
-                data: &columns,
-                offset: j * per_image,
-                rs: pixels,
-                cs: 1,
-            };
-            let dims = [g.c_out, per_image, rows];
-            product_into(
-                &mut out,
-                dst,
-                out_plane,
-                dims,
-                View::rows(ws, 0, rows),
-                cols,
-                true,
-            );
+    let plane = g.ho * g.wo;
+    let len = g.n * g.c_out * plane;
+    let (mut out, accumulate) = match bias {
+        Some(b) => {
+            let b = b.to_contiguous();
+            let b = values(&b);
+            let mut out = Vec::with_capacity(len);
+            (0..len)
+                .into_par_iter()
+                .map(|i| b[(i / plane) % g.c_out])
+                .collect_into_vec(&mut out);
+            (out, true)
         }
-    }
+        None => (vec![0.0f32; len], false),
+    };
+    // Enough tiles for every thread (layer4's 16x16 maps are a single 512-pixel tile), but
+    // not below 64 pixels, under which the products lose their efficiency.
+    let threads = rayon::current_num_threads().max(1);
+    let tile = tile.min((g.n * plane).div_ceil(2 * threads).max(64));
+    let tiles: Vec<(usize, usize)> = (0..g.n)
+        .flat_map(|image| (0..plane).step_by(tile).map(move |p0| (image, p0)))
+        .collect();
+    let spans: Vec<Tile> = tiles
+        .iter()
+        .map(|&(image, p0)| Tile {
+            offset: image * g.c_out * plane + p0,
+            n: tile.min(plane - p0),
+        })
+        .collect();
+    let rows = g.rows();
+    let unfold = |t: usize, scratch: &mut Vec<f32>| {
+        let (image, p0) = tiles[t];
+        let n = spans[t].n;
+        scratch.resize(rows * n, 0.0);
+        // Channel by channel, so the reads stay in one input plane while its taps' rows are
+        // written (the rows are tap-major, see `row_source`).
+        for c in 0..g.c_in {
+            let x_plane = &xs[(image * g.c_in + c) * g.h * g.w..][..g.h * g.w];
+            for tap in 0..g.kh * g.kw {
+                let row = tap * g.c_in + c;
+                let dst = &mut scratch[row * n..][..n];
+                unfold_row(dst, x_plane, g, [tap / g.kw, tap % g.kw], p0);
+            }
+        }
+        scratch.truncate(rows * n);
+    };
+    let lhs = View::rows(ws, 0, rows);
+    tiles_into(
+        &mut out,
+        plane,
+        [g.c_out, rows],
+        &spans,
+        lhs,
+        unfold,
+        accumulate,
+    );
     FlexTensor::from_data(TensorData::new(out, [g.n, g.c_out, g.ho, g.wo]))
 }
 
@@ -419,11 +475,12 @@ fn backward(
     let rows = g.rows();
     let mut dw = want_dw.then(|| vec![0.0f32; g.c_out * rows]);
     let mut dx = want_dx.then(|| vec![0.0f32; g.n * g.c_in * g.h * g.w]);
+    let (mut columns, mut dcolumns) = (Vec::new(), Vec::new());
     for b in blocks(g.n, g.ho, g.wo, rows, budget) {
         let per_image = b.per_image(g.wo);
         let pixels = (b.n1 - b.n0) * per_image;
         if let Some(dw) = &mut dw {
-            let columns = im2col(xs, g, &b);
+            im2col(xs, g, &b, &mut columns);
             for (j, image) in (b.n0..b.n1).enumerate() {
                 // columns^T for this image: (per_image x rows).
                 let cols_t = View {
@@ -437,7 +494,8 @@ fn backward(
             }
         }
         if let Some(dx) = &mut dx {
-            let mut dcolumns = vec![0.0f32; rows * pixels];
+            // Every element is written by the products below (they do not accumulate).
+            dcolumns.resize(rows * pixels, 0.0);
             for (j, image) in (b.n0..b.n1).enumerate() {
                 let w_t = View::rows(ws, 0, rows).t();
                 let dims = [rows, per_image, g.c_out];
@@ -604,8 +662,9 @@ mod tests {
         }
     }
 
-    /// Values and both gradients equal Burn's whatever the blocks: one block, several images
-    /// per block, row ranges of one image, single rows; strided and dilated.
+    /// Values and both gradients equal Burn's whatever the tiles (forward) and blocks (backward):
+    /// one block, several images per block, row ranges of one image, single rows; strided and
+    /// dilated.
     #[test]
     fn any_blocks_give_burns_values_and_gradients() {
         let device = Device::flex().autodiff();
@@ -626,8 +685,15 @@ mod tests {
             };
             let (xp, wp, dyp) = (prim(x.clone()), prim(w.clone()), prim(probe));
             let g = Geometry::new(x.dims(), w.dims(), &options).unwrap();
+            // Tiles of one image, of several rows, of part of a row.
+            for tile in [512, 7, 3] {
+                let ours = forward(&xp, &wp, None, &g, tile);
+                let ours = Tensor::<4>::from_primitive::<Flex>(ours);
+                let d = max_abs_diff(ours, y.clone().inner());
+                assert!(d < 1e-4, "tile {tile}: values differ by {d}");
+            }
             for budget in [usize::MAX, 2 * 720, 720, 300, 1] {
-                let ours = forward(&xp, &wp, None, &g, budget);
+                let ours = forward(&xp, &wp, None, &g, TILE);
                 let ours = Tensor::<4>::from_primitive::<Flex>(ours);
                 let d = max_abs_diff(ours, y.clone().inner());
                 assert!(d < 1e-4, "budget {budget}: values differ by {d}");

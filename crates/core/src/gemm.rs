@@ -168,6 +168,110 @@ pub(crate) fn products_new<'a>(
     out
 }
 
+/// A block of columns of the output in [`tiles_into`]: `n` columns starting at `offset` in
+/// each of the `m` rows (row `r` at `offset + r * dst_rs`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Tile {
+    pub offset: usize,
+    pub n: usize,
+}
+
+/// For every tile in parallel: `rhs(t, scratch)` fills `scratch` with the tile's right operand,
+/// a contiguous `k x tile.n` matrix, and the tile's block of `dst` (`m x tile.n`, rows
+/// `dst_rs` apart) gets `lhs (m x k) @ rhs`, added to what is there when `accumulate`. Each
+/// product runs on one thread: the parallelism is across tiles, and a tile's operand stays in
+/// that thread's cache.
+///
+/// `dst` holds `images` stacked `m x dst_rs` matrices; a tile lies in one of them, and the tiles
+/// of one matrix do not share columns (checked: a panic otherwise, never a race).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn tiles_into(
+    dst: &mut [f32],
+    dst_rs: usize,
+    [m, k]: [usize; 2],
+    tiles: &[Tile],
+    lhs: View,
+    rhs: impl Fn(usize, &mut Vec<f32>) + Sync,
+    accumulate: bool,
+) {
+    use rayon::prelude::*;
+    if m == 0 || tiles.is_empty() {
+        return;
+    }
+    assert!(k > 0, "tiles_into: an empty product");
+    lhs.check(m, k, "left operand");
+    let image = m * dst_rs;
+    let mut spans: Vec<(usize, usize, usize)> = tiles
+        .iter()
+        .map(|t| (t.offset / image, t.offset % image, t.n))
+        .collect();
+    spans.sort_unstable();
+    for (i, &(img, col, n)) in spans.iter().enumerate() {
+        assert!(
+            n > 0 && col + n <= dst_rs && (img + 1) * image <= dst.len(),
+            "tiles_into: tile at column {col} of matrix {img}, {n} wide, outside the output"
+        );
+        if let Some(&(next_img, next_col, _)) = spans.get(i + 1) {
+            assert!(
+                next_img > img || next_col >= col + n,
+                "tiles_into: tiles overlap at column {next_col} of matrix {img}"
+            );
+        }
+    }
+    let base = SendPtr(dst.as_mut_ptr());
+    tiles
+        .par_iter()
+        .enumerate()
+        .for_each_init(Vec::new, |scratch, (t, tile)| {
+            rhs(t, scratch);
+            let operand = View::rows(scratch, 0, tile.n);
+            operand.check(k, tile.n, "right operand");
+            #[allow(unsafe_code)]
+            // SAFETY: the tile's block lies in `dst` and no other tile writes it (checked
+            // above); `dst` is borrowed mutably for the whole call; `lhs` and `scratch` are
+            // separate buffers checked against their sizes.
+            unsafe {
+                gemm::gemm(
+                    m,
+                    tile.n,
+                    k,
+                    base.get().add(tile.offset),
+                    1,
+                    dst_rs as isize,
+                    accumulate,
+                    lhs.data.as_ptr().add(lhs.offset),
+                    lhs.cs as isize,
+                    lhs.rs as isize,
+                    operand.data.as_ptr(),
+                    1,
+                    tile.n as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                )
+            }
+        });
+}
+
+/// The output's address, shared by the tasks of [`tiles_into`], which write disjoint blocks.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+
+// SAFETY: only used by `tiles_into`, whose tasks write disjoint blocks of one buffer.
+#[allow(unsafe_code)]
+unsafe impl Send for SendPtr {}
+#[allow(unsafe_code)]
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +325,41 @@ mod tests {
                 "the gap between rows is untouched"
             );
         }
+        // Two tiles of columns 0..3 and 3..7, the right operand built per tile.
+        let mut tiled = vec![0.0; m * n];
+        let tiles = [Tile { offset: 0, n: 3 }, Tile { offset: 3, n: 4 }];
+        tiles_into(
+            &mut tiled,
+            n,
+            [m, k],
+            &tiles,
+            View::rows(&a, 0, k),
+            |t, scratch| {
+                let (c0, width) = (tiles[t].offset, tiles[t].n);
+                scratch.clear();
+                for r in 0..k {
+                    scratch.extend_from_slice(&b[r * n + c0..r * n + c0 + width]);
+                }
+            },
+            false,
+        );
+        let same = |got: &[f32]| got.iter().zip(&expected).all(|(g, e)| (g - e).abs() < 1e-5);
+        assert!(same(&tiled), "{tiled:?} vs {expected:?}");
+        let overlapping = [Tile { offset: 0, n: 4 }, Tile { offset: 3, n: 4 }];
+        let a2 = a.clone();
+        let overlap = std::panic::catch_unwind(move || {
+            let mut out = vec![0.0; m * n];
+            tiles_into(
+                &mut out,
+                n,
+                [m, k],
+                &overlapping,
+                View::rows(&a2, 0, k),
+                |_, s| s.resize(k * 4, 0.0),
+                false,
+            )
+        });
+        assert!(overlap.is_err(), "overlapping tiles are refused");
         let short = &b[..k * n - 1];
         let overrun = std::panic::catch_unwind(|| {
             products_new(1, [m, n, k], |_| {
