@@ -23,7 +23,7 @@
 //! [`try_conv2d`] answers `None` for anything else (other backends, groups, non-f32, gradient
 //! checkpointing), and the caller uses Burn's convolution.
 
-use crate::gemm::{Tile, View, product_into, tiles_into};
+use crate::gemm::{Tile, View, par_vec, product_into, tiles_into};
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, TensorData};
@@ -397,14 +397,9 @@ fn forward(
         Some(b) => {
             let b = b.to_contiguous();
             let b = values(&b);
-            let mut out = Vec::with_capacity(len);
-            (0..len)
-                .into_par_iter()
-                .map(|i| b[(i / plane) % g.c_out])
-                .collect_into_vec(&mut out);
-            (out, true)
+            (par_vec(len, |i| b[(i / plane) % g.c_out]), true)
         }
-        None => (vec![0.0f32; len], false),
+        None => (par_vec(len, |_| 0.0), false),
     };
     // Enough tiles for every thread (layer4's 16x16 maps are a single 512-pixel tile), but
     // not below 64 pixels, under which the products lose their efficiency.
@@ -474,7 +469,7 @@ fn backward(
     let (xs, ws, dys) = (values(&x), &taps_last(values(&w), g), values(&dy));
     let rows = g.rows();
     let mut dw = want_dw.then(|| vec![0.0f32; g.c_out * rows]);
-    let mut dx = want_dx.then(|| vec![0.0f32; g.n * g.c_in * g.h * g.w]);
+    let mut dx = want_dx.then(|| par_vec(g.n * g.c_in * g.h * g.w, |_| 0.0));
     let (mut columns, mut dcolumns) = (Vec::new(), Vec::new());
     for b in blocks(g.n, g.ho, g.wo, rows, budget) {
         let per_image = b.per_image(g.wo);

@@ -168,6 +168,15 @@ pub(crate) fn products_new<'a>(
     out
 }
 
+/// A new buffer of `len` values `f(0), f(1), ...`, written in parallel: `vec![0.0; len]`
+/// would zero it on the calling thread (or fault its pages in there) while the other cores wait.
+pub(crate) fn par_vec(len: usize, f: impl Fn(usize) -> f32 + Sync + Send) -> Vec<f32> {
+    use rayon::prelude::*;
+    let mut out = Vec::with_capacity(len);
+    (0..len).into_par_iter().map(f).collect_into_vec(&mut out);
+    out
+}
+
 /// A block of columns of the output in [`tiles_into`]: `n` columns starting at `offset` in
 /// each of the `m` rows (row `r` at `offset + r * dst_rs`).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -13,7 +13,7 @@
 //! [`applies`] answers false for anything else (other backends, non-f32, gradient
 //! checkpointing), and the caller uses Burn's `matmul`.
 
-use crate::gemm::{View, product_into, products_new};
+use crate::gemm::{View, par_vec, product_into, products_new};
 use burn::backend::TensorMetadata;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
@@ -118,10 +118,7 @@ fn forward(x: &FlexTensor, w: &FlexTensor, bias: Option<&FlexTensor>) -> FlexTen
         Some(b) => {
             let b = contiguous(b);
             let b = values(&b);
-            let mut out = vec![0.0f32; n * c_out * hw];
-            out.par_chunks_mut(hw)
-                .enumerate()
-                .for_each(|(row, r)| r.fill(b[row % c_out]));
+            let mut out = par_vec(n * c_out * hw, |i| b[(i / hw) % c_out]);
             for i in 0..n {
                 let w = View::rows(ws, 0, c_in);
                 product_into(&mut out, i * c_out * hw, hw, dims, w, image(i), true);

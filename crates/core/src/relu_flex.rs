@@ -13,6 +13,7 @@
 //! [`applies`] answers false for anything else (other backends, non-f32, shapes that
 //! differ, gradient checkpointing), and the caller uses Burn's ops.
 
+use crate::gemm::par_vec;
 use burn::backend::TensorMetadata;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
@@ -122,21 +123,10 @@ fn forward(mut a: FlexTensor, b: Option<&FlexTensor>) -> FlexTensor {
     }
     let a = a.to_contiguous();
     let lhs: &[f32] = a.as_slice().expect("contiguous");
-    let mut out = vec![0.0f32; lhs.len()];
-    match rhs {
-        Some(rhs) => out
-            .par_chunks_mut(CHUNK)
-            .zip(lhs.par_chunks(CHUNK).zip(rhs.par_chunks(CHUNK)))
-            .for_each(|(o, (l, r))| {
-                for ((o, &l), &r) in o.iter_mut().zip(l).zip(r) {
-                    *o = relu(l + r);
-                }
-            }),
-        None => out
-            .par_chunks_mut(CHUNK)
-            .zip(lhs.par_chunks(CHUNK))
-            .for_each(|(o, l)| o.iter_mut().zip(l).for_each(|(o, &l)| *o = relu(l))),
-    }
+    let out = match rhs {
+        Some(rhs) => par_vec(lhs.len(), |i| relu(lhs[i] + rhs[i])),
+        None => par_vec(lhs.len(), |i| relu(lhs[i])),
+    };
     FlexTensor::from_data(TensorData::new(out, a.shape()))
 }
 
@@ -170,14 +160,13 @@ impl<const N: usize> Backward<Flex, N> for ReluBackward<N> {
             }
             _ => {
                 let g: &[f32] = dy.as_slice().expect("contiguous");
-                let mut out = vec![0.0f32; y.len()];
-                out.par_chunks_mut(CHUNK)
-                    .zip(g.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)))
-                    .for_each(|(o, (g, y))| {
-                        for ((o, &g), &y) in o.iter_mut().zip(g).zip(y) {
-                            *o = if y.is_nan() || y > 0.0 { g } else { 0.0 };
-                        }
-                    });
+                let out = par_vec(y.len(), |i| {
+                    if y[i].is_nan() || y[i] > 0.0 {
+                        g[i]
+                    } else {
+                        0.0
+                    }
+                });
                 FlexTensor::from_data(TensorData::new(out, dy.shape()))
             }
         };

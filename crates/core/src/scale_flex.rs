@@ -9,6 +9,7 @@
 //! [`applies`] answers false for anything else (other backends, non-f32, a tracked scale: only
 //! frozen statistics are folded, `FrozenBatchNorm2d::after`).
 
+use crate::gemm::par_vec;
 use burn::backend::TensorMetadata;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
@@ -18,7 +19,6 @@ use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
-use rayon::prelude::*;
 
 type Ad = Autodiff<Flex, NoCheckpointing>;
 
@@ -76,11 +76,7 @@ fn scaled(t: &FlexTensor, s: &FlexTensor) -> FlexTensor {
     let values: &[f32] = t.as_slice().expect("contiguous f32");
     let scale: &[f32] = s.as_slice().expect("contiguous f32");
     let row = values.len() / scale.len().max(1);
-    let mut out = vec![0.0f32; values.len()];
-    out.par_chunks_mut(row.max(1))
-        .zip(values.par_chunks(row.max(1)))
-        .zip(scale.par_iter())
-        .for_each(|((o, v), &s)| o.iter_mut().zip(v).for_each(|(o, &v)| *o = v * s));
+    let out = par_vec(values.len(), |i| values[i] * scale[i / row.max(1)]);
     FlexTensor::from_data(TensorData::new(out, t.shape()))
 }
 
