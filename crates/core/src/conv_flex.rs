@@ -23,7 +23,8 @@
 //! [`try_conv2d`] answers `None` for anything else (other backends, groups, non-f32, gradient
 //! checkpointing), and the caller uses Burn's convolution.
 
-use crate::gemm::{Tile, View, par_vec, product_into, tiles_into};
+use crate::gemm::{Tile, View, product_into, tiles_into};
+use crate::par::{for_chunks, par_vec};
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, TensorData};
@@ -33,7 +34,6 @@ use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
-use rayon::prelude::*;
 
 type Ad = Autodiff<Flex, NoCheckpointing>;
 
@@ -300,17 +300,15 @@ fn im2col(x: &[f32], g: &Geometry, b: &Block, columns: &mut Vec<f32>) {
     let per_image = b.per_image(g.wo);
     let pixels = (b.n1 - b.n0) * per_image;
     columns.resize(g.rows() * pixels, 0.0);
-    columns[..g.rows() * pixels]
-        .par_chunks_mut(pixels)
-        .enumerate()
-        .for_each(|(row, dst)| {
-            let (c, tap) = row_source(g, row);
-            for (j, image) in (b.n0..b.n1).enumerate() {
-                let plane = &x[(image * g.c_in + c) * g.h * g.w..][..g.h * g.w];
-                let d = &mut dst[j * per_image..][..per_image];
-                unfold_row(d, plane, g, tap, b.r0 * g.wo);
-            }
-        });
+    let len = g.rows() * pixels;
+    for_chunks(&mut columns[..len], pixels, len, |row, dst| {
+        let (c, tap) = row_source(g, row);
+        for (j, image) in (b.n0..b.n1).enumerate() {
+            let plane = &x[(image * g.c_in + c) * g.h * g.w..][..g.h * g.w];
+            let d = &mut dst[j * per_image..][..per_image];
+            unfold_row(d, plane, g, tap, b.r0 * g.wo);
+        }
+    });
 }
 
 /// Adds the block's column-matrix gradient `[c_in * kh * kw, pixels]` back onto the input
@@ -319,62 +317,49 @@ fn col2im(dcolumns: &[f32], g: &Geometry, b: &Block, dx: &mut [f32]) {
     let per_image = b.per_image(g.wo);
     let pixels = (b.n1 - b.n0) * per_image;
     let planes = g.h * g.w;
-    dx[b.n0 * g.c_in * planes..b.n1 * g.c_in * planes]
-        .par_chunks_mut(planes)
-        .enumerate()
-        .for_each(|(index, plane)| {
-            let (j, c) = (index / g.c_in, index % g.c_in);
-            for ky in 0..g.kh {
-                for kx in 0..g.kw {
-                    let row = (ky * g.kw + kx) * g.c_in + c;
-                    debug_assert_eq!(row_source(g, row), (c, [ky, kx]));
-                    let src = &dcolumns[row * pixels + j * per_image..][..per_image];
-                    let (lo, hi, ix0) = g.valid_columns(kx);
-                    for (ri, oy) in (b.r0..b.r1).enumerate() {
-                        let Some(iy) = g.input_row(oy, ky) else {
-                            continue;
-                        };
-                        let dst = &mut plane[iy * g.w..][..g.w];
-                        let s = &src[ri * g.wo..][..g.wo];
-                        for (k, &v) in s[lo..hi].iter().enumerate() {
-                            dst[ix0 + k * g.stride[1]] += v;
-                        }
+    let dx = &mut dx[b.n0 * g.c_in * planes..b.n1 * g.c_in * planes];
+    let work = g.rows() * pixels;
+    for_chunks(dx, planes, work, |index, plane| {
+        let (j, c) = (index / g.c_in, index % g.c_in);
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                let row = (ky * g.kw + kx) * g.c_in + c;
+                debug_assert_eq!(row_source(g, row), (c, [ky, kx]));
+                let src = &dcolumns[row * pixels + j * per_image..][..per_image];
+                let (lo, hi, ix0) = g.valid_columns(kx);
+                for (ri, oy) in (b.r0..b.r1).enumerate() {
+                    let Some(iy) = g.input_row(oy, ky) else {
+                        continue;
+                    };
+                    let dst = &mut plane[iy * g.w..][..g.w];
+                    let s = &src[ri * g.wo..][..g.wo];
+                    for (k, &v) in s[lo..hi].iter().enumerate() {
+                        dst[ix0 + k * g.stride[1]] += v;
                     }
                 }
             }
-        });
+        }
+    });
 }
 
 /// The weight `[c_out, c_in, kh, kw]` as `[c_out, kh, kw, c_in]`, the column matrix's row order.
 fn taps_last(w: &[f32], g: &Geometry) -> Vec<f32> {
     let (taps, rows) = (g.kh * g.kw, g.rows());
-    let mut out = vec![0.0f32; g.c_out * rows];
-    out.par_chunks_mut(rows)
-        .zip(w.par_chunks(rows))
-        .for_each(|(dst, src)| {
-            for (c, channel) in src.chunks(taps).enumerate() {
-                for (t, &v) in channel.iter().enumerate() {
-                    dst[t * g.c_in + c] = v;
-                }
-            }
-        });
-    out
+    par_vec(g.c_out * rows, |i| {
+        let (o, r) = (i / rows, i % rows);
+        let (t, c) = (r / g.c_in, r % g.c_in);
+        w[o * rows + c * taps + t]
+    })
 }
 
 /// The inverse of [`taps_last`]: `[c_out, kh, kw, c_in]` back to `[c_out, c_in, kh, kw]`.
 fn channels_first(w: &[f32], g: &Geometry) -> Vec<f32> {
     let (taps, rows) = (g.kh * g.kw, g.rows());
-    let mut out = vec![0.0f32; g.c_out * rows];
-    out.par_chunks_mut(rows)
-        .zip(w.par_chunks(rows))
-        .for_each(|(dst, src)| {
-            for (t, tap) in src.chunks(g.c_in).enumerate() {
-                for (c, &v) in tap.iter().enumerate() {
-                    dst[c * taps + t] = v;
-                }
-            }
-        });
-    out
+    par_vec(g.c_out * rows, |i| {
+        let (o, r) = (i / rows, i % rows);
+        let (c, t) = (r / taps, r % taps);
+        w[o * rows + t * g.c_in + c]
+    })
 }
 
 /// Output pixels per tile of the forward: flex's own tile (its convolution's `TILE_SIZE`).
@@ -516,15 +501,14 @@ impl<const N: usize> Backward<Flex, N> for Conv2dBackward<N> {
         if let Some(Some(node)) = ops.parents.get(2) {
             let dys = values(&dy);
             let plane = g.ho * g.wo;
-            let mut db = vec![0.0f32; g.c_out];
-            db.par_iter_mut().enumerate().for_each(|(o, d)| {
-                *d = (0..g.n)
+            let db = par_vec(g.c_out, |o| {
+                (0..g.n)
                     .map(|i| {
                         dys[(i * g.c_out + o) * plane..][..plane]
                             .iter()
                             .sum::<f32>()
                     })
-                    .sum();
+                    .sum()
             });
             let db = FlexTensor::from_data(TensorData::new(db, [g.c_out]));
             grads.register::<Flex>(node.id, db);

@@ -168,15 +168,6 @@ pub(crate) fn products_new<'a>(
     out
 }
 
-/// A new buffer of `len` values `f(0), f(1), ...`, written in parallel: `vec![0.0; len]`
-/// would zero it on the calling thread (or fault its pages in there) while the other cores wait.
-pub(crate) fn par_vec(len: usize, f: impl Fn(usize) -> f32 + Sync + Send) -> Vec<f32> {
-    use rayon::prelude::*;
-    let mut out = Vec::with_capacity(len);
-    (0..len).into_par_iter().map(f).collect_into_vec(&mut out);
-    out
-}
-
 /// A block of columns of the output in [`tiles_into`]: `n` columns starting at `offset` in
 /// each of the `m` rows (row `r` at `offset + r * dst_rs`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -228,41 +219,48 @@ pub(crate) fn tiles_into(
         }
     }
     let base = SendPtr(dst.as_mut_ptr());
-    tiles
-        .par_iter()
-        .enumerate()
-        .for_each_init(Vec::new, |scratch, (t, tile)| {
-            rhs(t, scratch);
-            let operand = View::rows(scratch, 0, tile.n);
-            operand.check(k, tile.n, "right operand");
-            #[allow(unsafe_code)]
-            // SAFETY: the tile's block lies in `dst` and no other tile writes it (checked
-            // above); `dst` is borrowed mutably for the whole call; `lhs` and `scratch` are
-            // separate buffers checked against their sizes.
-            unsafe {
-                gemm::gemm(
-                    m,
-                    tile.n,
-                    k,
-                    base.get().add(tile.offset),
-                    1,
-                    dst_rs as isize,
-                    accumulate,
-                    lhs.data.as_ptr().add(lhs.offset),
-                    lhs.cs as isize,
-                    lhs.rs as isize,
-                    operand.data.as_ptr(),
-                    1,
-                    tile.n as isize,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                )
-            }
-        });
+    let run = |scratch: &mut Vec<f32>, (t, tile): (usize, &Tile)| {
+        rhs(t, scratch);
+        let operand = View::rows(scratch, 0, tile.n);
+        operand.check(k, tile.n, "right operand");
+        #[allow(unsafe_code)]
+        // SAFETY: the tile's block lies in `dst` and no other tile writes it (checked
+        // above); `dst` is borrowed mutably for the whole call; `lhs` and `scratch` are
+        // separate buffers checked against their sizes.
+        unsafe {
+            gemm::gemm(
+                m,
+                tile.n,
+                k,
+                base.get().add(tile.offset),
+                1,
+                dst_rs as isize,
+                accumulate,
+                lhs.data.as_ptr().add(lhs.offset),
+                lhs.cs as isize,
+                lhs.rs as isize,
+                operand.data.as_ptr(),
+                1,
+                tile.n as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            )
+        }
+    };
+    let work = m * k * tiles.iter().map(|t| t.n).sum::<usize>();
+    if tiles.len() == 1 || work < PARALLEL_THRESHOLD {
+        let mut scratch = Vec::new();
+        tiles
+            .iter()
+            .enumerate()
+            .for_each(|tile| run(&mut scratch, tile));
+    } else {
+        tiles.par_iter().enumerate().for_each_init(Vec::new, run);
+    }
 }
 
 /// The output's address, shared by the tasks of [`tiles_into`], which write disjoint blocks.

@@ -21,6 +21,7 @@ pub mod host;
 pub mod losses;
 pub mod matcher;
 pub mod nms;
+mod par;
 mod pointwise_flex;
 pub mod poolers;
 mod relu_flex;

@@ -13,7 +13,8 @@
 //! [`applies`] answers false for anything else (other backends, non-f32, gradient
 //! checkpointing), and the caller uses Burn's `matmul`.
 
-use crate::gemm::{View, par_vec, product_into, products_new};
+use crate::gemm::{View, product_into, products_new};
+use crate::par::par_vec;
 use burn::backend::TensorMetadata;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
@@ -23,7 +24,6 @@ use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
-use rayon::prelude::*;
 
 type Ad = Autodiff<Flex, NoCheckpointing>;
 
@@ -144,11 +144,10 @@ impl<const N: usize> Backward<Flex, N> for PointwiseBackward<N> {
         let hw = h * wd;
         let g = values(&dy);
         if let Some(Some(node)) = ops.parents.get(2) {
-            let mut db = vec![0.0f32; c_out];
-            db.par_iter_mut().enumerate().for_each(|(o, d)| {
-                *d = (0..n)
+            let db = par_vec(c_out, |o| {
+                (0..n)
                     .map(|i| g[(i * c_out + o) * hw..][..hw].iter().sum::<f32>())
-                    .sum();
+                    .sum()
             });
             grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(db, [c_out])));
         }

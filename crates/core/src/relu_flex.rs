@@ -13,7 +13,7 @@
 //! [`applies`] answers false for anything else (other backends, non-f32, shapes that
 //! differ, gradient checkpointing), and the caller uses Burn's ops.
 
-use crate::gemm::par_vec;
+use crate::par::{for_chunks, par_vec};
 use burn::backend::TensorMetadata;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
@@ -23,7 +23,6 @@ use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
-use rayon::prelude::*;
 
 type Ad = Autodiff<Flex, NoCheckpointing>;
 
@@ -110,14 +109,15 @@ fn forward(mut a: FlexTensor, b: Option<&FlexTensor>) -> FlexTensor {
     if in_place && let Some(dst) = a.try_storage_mut::<f32>() {
         let n = rhs.map_or(dst.len(), <[f32]>::len);
         let dst = &mut dst[..n];
+        let len = dst.len();
         match rhs {
-            Some(rhs) => dst
-                .par_chunks_mut(CHUNK)
-                .zip(rhs.par_chunks(CHUNK))
-                .for_each(|(d, r)| d.iter_mut().zip(r).for_each(|(d, &r)| *d = relu(*d + r))),
-            None => dst
-                .par_chunks_mut(CHUNK)
-                .for_each(|d| d.iter_mut().for_each(|d| *d = relu(*d))),
+            Some(rhs) => for_chunks(dst, CHUNK, len, |c, d| {
+                let r = &rhs[c * CHUNK..][..d.len()];
+                d.iter_mut().zip(r).for_each(|(d, &r)| *d = relu(*d + r));
+            }),
+            None => for_chunks(dst, CHUNK, len, |_, d| {
+                d.iter_mut().for_each(|d| *d = relu(*d));
+            }),
         }
         return a;
     }
@@ -146,16 +146,15 @@ impl<const N: usize> Backward<Flex, N> for ReluBackward<N> {
         let whole = dy.layout().contiguous_offsets() == Some((0, y.len()));
         let dx = match dy.try_storage_mut::<f32>() {
             Some(g) if whole => {
-                g[..y.len()]
-                    .par_chunks_mut(CHUNK)
-                    .zip(y.par_chunks(CHUNK))
-                    .for_each(|(g, y)| {
-                        for (g, &y) in g.iter_mut().zip(y) {
-                            if !(y.is_nan() || y > 0.0) {
-                                *g = 0.0;
-                            }
+                let len = y.len();
+                for_chunks(&mut g[..len], CHUNK, len, |c, g| {
+                    let y = &y[c * CHUNK..][..g.len()];
+                    for (g, &y) in g.iter_mut().zip(y) {
+                        if !(y.is_nan() || y > 0.0) {
+                            *g = 0.0;
                         }
-                    });
+                    }
+                });
                 dy
             }
             _ => {

@@ -9,7 +9,7 @@
 //! [`applies`] answers false for anything else (other backends, non-f32, a tracked scale: only
 //! frozen statistics are folded, `FrozenBatchNorm2d::after`).
 
-use crate::gemm::par_vec;
+use crate::par::par_vec;
 use burn::backend::TensorMetadata;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
