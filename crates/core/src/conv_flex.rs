@@ -455,37 +455,67 @@ fn backward(
     let rows = g.rows();
     let mut dw = want_dw.then(|| vec![0.0f32; g.c_out * rows]);
     let mut dx = want_dx.then(|| par_vec(g.n * g.c_in * g.h * g.w, |_| 0.0));
-    let (mut columns, mut dcolumns) = (Vec::new(), Vec::new());
-    for b in blocks(g.n, g.ho, g.wo, rows, budget) {
-        let per_image = b.per_image(g.wo);
-        let pixels = (b.n1 - b.n0) * per_image;
-        if let Some(dw) = &mut dw {
-            im2col(xs, g, &b, &mut columns);
-            for (j, image) in (b.n0..b.n1).enumerate() {
-                // columns^T for this image: (per_image x rows).
-                let cols_t = View {
-                    data: &columns,
-                    offset: j * per_image,
-                    rs: 1,
-                    cs: pixels,
-                };
-                let dims = [g.c_out, rows, per_image];
-                product_into(dw, 0, rows, dims, dy_block(dys, g, &b, image), cols_t, true);
-            }
+    SCRATCH.with_borrow_mut(|(columns, dcolumns)| {
+        for b in blocks(g.n, g.ho, g.wo, rows, budget) {
+            block_backward(
+                &b,
+                [xs, ws, dys],
+                g,
+                [columns, dcolumns],
+                [&mut dw, &mut dx],
+            );
         }
-        if let Some(dx) = &mut dx {
-            // Every element is written by the products below (they do not accumulate).
-            dcolumns.resize(rows * pixels, 0.0);
-            for (j, image) in (b.n0..b.n1).enumerate() {
-                let w_t = View::rows(ws, 0, rows).t();
-                let dims = [rows, per_image, g.c_out];
-                let dyb = dy_block(dys, g, &b, image);
-                product_into(&mut dcolumns, j * per_image, pixels, dims, w_t, dyb, false);
-            }
-            col2im(&dcolumns, g, &b, dx);
-        }
-    }
+    });
     (dw.map(|dw| channels_first(&dw, g)), dx)
+}
+
+thread_local! {
+    /// The backward's column and column-gradient buffers, kept between calls: every element is
+    /// written before it is read, so a buffer that only grows saves zeroing and faulting in up to
+    /// 64 MB for every convolution of every step (the memory stays with the thread).
+    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// One block of [`backward`]: `dW += dy_block @ columns^T`, `dx += col2im(W^T @ dy_block)`.
+fn block_backward(
+    b: &Block,
+    [xs, ws, dys]: [&[f32]; 3],
+    g: &Geometry,
+    [columns, dcolumns]: [&mut Vec<f32>; 2],
+    [dw, dx]: [&mut Option<Vec<f32>>; 2],
+) {
+    let rows = g.rows();
+    let per_image = b.per_image(g.wo);
+    let pixels = (b.n1 - b.n0) * per_image;
+    // The block's output gradient as one `[c_out, pixels]` matrix: read in place for a block
+    // of one image, gathered for several (one product over all their pixels instead of a
+    // small one per image: the mask head's 14x14 RoIs).
+    let gathered;
+    let dyb = if b.n1 - b.n0 == 1 {
+        dy_block(dys, g, b, b.n0)
+    } else {
+        let plane = g.ho * g.wo;
+        gathered = par_vec(g.c_out * pixels, |i| {
+            let (o, p) = (i / pixels, i % pixels);
+            let (j, q) = (p / per_image, p % per_image);
+            dys[((b.n0 + j) * g.c_out + o) * plane + b.r0 * g.wo + q]
+        });
+        View::rows(&gathered, 0, pixels)
+    };
+    if let Some(dw) = dw {
+        im2col(xs, g, b, columns);
+        let cols_t = View::rows(columns, 0, pixels).t();
+        product_into(dw, 0, rows, [g.c_out, rows, pixels], dyb, cols_t, true);
+    }
+    if let Some(dx) = dx {
+        // Every element is written by the product (it does not accumulate).
+        dcolumns.resize(rows * pixels, 0.0);
+        let w_t = View::rows(ws, 0, rows).t();
+        let dims = [rows, pixels, g.c_out];
+        product_into(dcolumns, 0, pixels, dims, w_t, dyb, false);
+        col2im(dcolumns, g, b, dx);
+    }
 }
 
 /// The backward step: parents are the input, the weight and, when `N` is 3, the bias.

@@ -10,6 +10,9 @@
 /// Below this many multiply-adds a product runs on the calling thread (flex's threshold).
 const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
 
+/// The narrowest block of output columns a large product is split into.
+const MIN_COLUMNS: usize = 64;
+
 /// A matrix in a buffer: element `(r, c)` at `data[offset + r * rs + c * cs]`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct View<'a> {
@@ -87,31 +90,54 @@ pub(crate) fn product_into(
     View::rows(dst, offset, dst_rs).check(m, n, "output");
     lhs.check(m, k, "left operand");
     rhs.check(k, n, "right operand");
-    #[allow(unsafe_code)]
-    // SAFETY: the three views were checked to lie in their buffers above; `dst` is borrowed
-    // mutably, so it does not alias the operands.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr().add(offset),
-            1,
-            dst_rs as isize,
-            accumulate,
-            lhs.data.as_ptr().add(lhs.offset),
-            lhs.cs as isize,
-            lhs.rs as isize,
-            rhs.data.as_ptr().add(rhs.offset),
-            rhs.cs as isize,
-            rhs.rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism(m, n, k),
-        )
+    // Large products are split into blocks of output columns, one `gemm` per block and thread:
+    // `gemm`'s own threading packs its operands on the calling thread first, which left the
+    // other core idle (BENCHMARKS.md, "Training step").
+    let threads = rayon::current_num_threads().max(1);
+    let parts = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD {
+        threads.min(n.div_ceil(MIN_COLUMNS)).max(1)
+    } else {
+        1
+    };
+    let width = n.div_ceil(parts);
+    let base = SendPtr(dst.as_mut_ptr());
+    let block = |i: usize| {
+        let c0 = i * width;
+        let cols = width.min(n - c0);
+        #[allow(unsafe_code)]
+        // SAFETY: the three views were checked to lie in their buffers above, so do their
+        // column blocks; the blocks of `dst` (columns `c0..c0 + cols` of every row) are disjoint
+        // between tasks, and `dst` is borrowed mutably for the whole call, so nothing else
+        // aliases it.
+        unsafe {
+            gemm::gemm(
+                m,
+                cols,
+                k,
+                base.get().add(offset + c0),
+                1,
+                dst_rs as isize,
+                accumulate,
+                lhs.data.as_ptr().add(lhs.offset),
+                lhs.cs as isize,
+                lhs.rs as isize,
+                rhs.data.as_ptr().add(rhs.offset + c0 * rhs.cs),
+                rhs.cs as isize,
+                rhs.rs as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            )
+        }
+    };
+    if parts == 1 {
+        block(0);
+    } else {
+        use rayon::prelude::*;
+        (0..parts).into_par_iter().for_each(block);
     }
 }
 
