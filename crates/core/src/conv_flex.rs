@@ -23,30 +23,28 @@
 //! [`try_conv2d`] answers `None` for anything else (other backends, groups, non-f32, gradient
 //! checkpointing), and the caller uses Burn's convolution.
 
+use crate::flex_backend::{Ad, On, on};
 use crate::gemm::{Tile, View, product_into, tiles_into};
 use crate::par::{for_chunks, par_vec};
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, TensorData};
-use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
 
-type Ad = Autodiff<Flex, NoCheckpointing>;
-
 /// Elements of one block's column matrix (32 MB of f32): large enough for efficient products,
 /// small enough that the mask head's 128 RoIs or the FPN's stride-4 level never unfold at once.
 const COLUMN_BUDGET: usize = 8 << 20;
 
 fn is_flex<const D: usize>(t: &Tensor<D>) -> bool {
-    t.clone().try_into_primitive::<Flex>().is_ok()
+    on(t) == Some(On::Plain)
 }
 
 fn is_autodiff<const D: usize>(t: &Tensor<D>) -> bool {
-    t.clone().try_into_primitive::<Ad>().is_ok()
+    on(t) == Some(On::Autodiff)
 }
 
 /// The convolution of `x` by `weight` (and `bias`) when all are f32 flex tensors, plain or under

@@ -64,6 +64,48 @@ fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
     }
 }
 
+/// `dst (m x n, rows dst_rs apart) = [dst +] lhs @ rhs` by the `gemm` kernel.
+///
+/// # Safety
+/// `dst` must be valid for writes (and, when `accumulate`, reads) of the `m x n` block, not
+/// aliased by anything else during the call; the views must lie in their buffers.
+#[allow(unsafe_code)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn call(
+    dst: *mut f32,
+    dst_rs: usize,
+    [m, n, k]: [usize; 3],
+    lhs: View,
+    rhs: View,
+    accumulate: bool,
+    parallelism: gemm::Parallelism,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.data.as_ptr().add(lhs.offset),
+            lhs.cs as isize,
+            lhs.rs as isize,
+            rhs.data.as_ptr().add(rhs.offset),
+            rhs.cs as isize,
+            rhs.rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    }
+}
+
 /// `dst[offset + r * dst_rs + c]` for the `m x n` product `lhs (m x k) @ rhs (k x n)`, added to
 /// what is there when `accumulate`, written over it otherwise.
 #[allow(clippy::too_many_arguments)]
@@ -110,25 +152,16 @@ pub(crate) fn product_into(
         // between tasks, and `dst` is borrowed mutably for the whole call, so nothing else
         // aliases it.
         unsafe {
-            gemm::gemm(
-                m,
-                cols,
-                k,
+            call(
                 base.get().add(offset + c0),
-                1,
-                dst_rs as isize,
+                dst_rs,
+                [m, cols, k],
+                lhs,
+                View {
+                    offset: rhs.offset + c0 * rhs.cs,
+                    ..rhs
+                },
                 accumulate,
-                lhs.data.as_ptr().add(lhs.offset),
-                lhs.cs as isize,
-                lhs.rs as isize,
-                rhs.data.as_ptr().add(rhs.offset + c0 * rhs.cs),
-                rhs.cs as isize,
-                rhs.rs as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
                 gemm::Parallelism::None,
             )
         }
@@ -163,24 +196,12 @@ pub(crate) fn products_new<'a>(
         // SAFETY: the operands were checked above; `block` is `m * n` elements of `out`'s spare
         // capacity, written (not read: `read_dst` is false) as an `m x n` row-major matrix.
         unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
+            call(
                 block.as_mut_ptr().cast::<f32>(),
-                1,
-                n as isize,
-                false,
-                lhs.data.as_ptr().add(lhs.offset),
-                lhs.cs as isize,
-                lhs.rs as isize,
-                rhs.data.as_ptr().add(rhs.offset),
-                rhs.cs as isize,
-                rhs.rs as isize,
-                1.0,
-                1.0,
-                false,
-                false,
+                n,
+                [m, n, k],
+                lhs,
+                rhs,
                 false,
                 parallelism(m, n, k),
             )
@@ -254,25 +275,13 @@ pub(crate) fn tiles_into(
         // above); `dst` is borrowed mutably for the whole call; `lhs` and `scratch` are
         // separate buffers checked against their sizes.
         unsafe {
-            gemm::gemm(
-                m,
-                tile.n,
-                k,
+            call(
                 base.get().add(tile.offset),
-                1,
-                dst_rs as isize,
+                dst_rs,
+                [m, tile.n, k],
+                lhs,
+                operand,
                 accumulate,
-                lhs.data.as_ptr().add(lhs.offset),
-                lhs.cs as isize,
-                lhs.rs as isize,
-                operand.data.as_ptr(),
-                1,
-                tile.n as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
                 gemm::Parallelism::None,
             )
         }

@@ -16,6 +16,7 @@ mod conv_flex;
 pub mod crop_and_resize;
 pub mod device;
 pub mod error;
+mod flex_backend;
 mod gemm;
 pub mod host;
 pub mod losses;

@@ -13,37 +13,17 @@
 //! [`applies`] answers false for anything else (other backends, non-f32, gradient
 //! checkpointing), and the caller uses Burn's `matmul`.
 
+use crate::flex_backend::{Ad, On, on};
 use crate::gemm::{View, product_into, products_new};
 use crate::par::par_vec;
 use burn::backend::TensorMetadata;
 use burn::prelude::*;
-use burn::tensor::{DType, TensorData};
-use burn_autodiff::Autodiff;
+use burn::tensor::TensorData;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
-
-type Ad = Autodiff<Flex, NoCheckpointing>;
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum On {
-    Autodiff,
-    Plain,
-}
-
-fn on<const D: usize>(t: &Tensor<D>) -> Option<On> {
-    if t.dtype() != DType::F32 {
-        None
-    } else if t.clone().try_into_primitive::<Ad>().is_ok() {
-        Some(On::Autodiff)
-    } else if t.clone().try_into_primitive::<Flex>().is_ok() {
-        Some(On::Plain)
-    } else {
-        None
-    }
-}
 
 /// Whether [`pointwise`] takes these: f32 flex tensors, all plain or all under autodiff without
 /// checkpointing, none of them empty.
@@ -283,7 +263,11 @@ mod tests {
         let x = Tensor::<4>::zeros([1, 2, 3, 3], &device);
         let w = Tensor::<4>::zeros([4, 2, 1, 1], &device);
         assert!(applies(&x, &w, None));
-        assert!(!applies(&x.clone().cast(DType::F64), &w, None));
+        assert!(!applies(
+            &x.clone().cast(burn::tensor::DType::F64),
+            &w,
+            None
+        ));
         assert!(!applies(
             &Tensor::<4>::zeros([0, 2, 3, 3], &device),
             &w,

@@ -13,41 +13,19 @@
 //! [`applies`] answers false for anything else (other backends, non-f32, shapes that
 //! differ, gradient checkpointing), and the caller uses Burn's ops.
 
+use crate::flex_backend::{Ad, On, on};
 use crate::par::{for_chunks, par_vec};
 use burn::backend::TensorMetadata;
 use burn::prelude::*;
-use burn::tensor::{DType, TensorData};
-use burn_autodiff::Autodiff;
+use burn::tensor::TensorData;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
 
-type Ad = Autodiff<Flex, NoCheckpointing>;
-
 /// Elements per parallel task: large enough that a task is not dominated by rayon's overhead.
 const CHUNK: usize = 1 << 16;
-
-/// Which flex backend a tensor is on, if any.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum On {
-    Autodiff,
-    Plain,
-}
-
-fn on<const D: usize>(t: &Tensor<D>) -> Option<On> {
-    if t.dtype() != DType::F32 {
-        return None;
-    }
-    if t.clone().try_into_primitive::<Ad>().is_ok() {
-        Some(On::Autodiff)
-    } else if t.clone().try_into_primitive::<Flex>().is_ok() {
-        Some(On::Plain)
-    } else {
-        None
-    }
-}
 
 /// Whether [`add_relu`] takes these operands: f32 flex tensors, plain or under autodiff without
 /// checkpointing, `b` (if any) of `a`'s shape and backend.
@@ -264,7 +242,7 @@ mod tests {
         assert!(out[0].is_nan() && out[1] == 0.0 && out[2] == 2.0, "{out:?}");
         let mismatched = Tensor::<2>::zeros([500, 300], &device);
         assert!(!applies(&a, Some(&mismatched)));
-        assert!(!applies(&a.clone().cast(DType::F64), None));
+        assert!(!applies(&a.clone().cast(burn::tensor::DType::F64), None));
     }
 
     fn host_values(t: Tensor<1>) -> Vec<f32> {

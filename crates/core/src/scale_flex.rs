@@ -9,25 +9,23 @@
 //! [`applies`] answers false for anything else (other backends, non-f32, a tracked scale: only
 //! frozen statistics are folded, `FrozenBatchNorm2d::after`).
 
+use crate::flex_backend::{Ad, On, on};
 use crate::par::par_vec;
 use burn::backend::TensorMetadata;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
-use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
 
-type Ad = Autodiff<Flex, NoCheckpointing>;
-
 fn is_flex<const D: usize>(t: &Tensor<D>) -> bool {
-    t.clone().try_into_primitive::<Flex>().is_ok()
+    on(t) == Some(On::Plain)
 }
 
 fn is_autodiff<const D: usize>(t: &Tensor<D>) -> bool {
-    t.clone().try_into_primitive::<Ad>().is_ok()
+    on(t) == Some(On::Autodiff)
 }
 
 /// Whether [`scale_rows`] takes these: f32 flex tensors (plain, or under autodiff without
