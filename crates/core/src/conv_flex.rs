@@ -25,7 +25,7 @@
 
 use crate::flex_backend::{Ad, On, on};
 use crate::gemm::{Tile, View, product_into, tiles_into};
-use crate::par::{for_chunks, par_vec};
+use crate::par::{for_chunks, par_rows, par_vec};
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, TensorData};
@@ -343,20 +343,26 @@ fn col2im(dcolumns: &[f32], g: &Geometry, b: &Block, dx: &mut [f32]) {
 /// The weight `[c_out, c_in, kh, kw]` as `[c_out, kh, kw, c_in]`, the column matrix's row order.
 fn taps_last(w: &[f32], g: &Geometry) -> Vec<f32> {
     let (taps, rows) = (g.kh * g.kw, g.rows());
-    par_vec(g.c_out * rows, |i| {
-        let (o, r) = (i / rows, i % rows);
-        let (t, c) = (r / g.c_in, r % g.c_in);
-        w[o * rows + c * taps + t]
+    par_rows(g.c_out * rows, rows, |o, d| {
+        let src = &w[o * rows..][..rows];
+        for (c, s) in src.chunks_exact(taps).enumerate() {
+            for (t, &v) in s.iter().enumerate() {
+                d[t * g.c_in + c] = v;
+            }
+        }
     })
 }
 
 /// The inverse of [`taps_last`]: `[c_out, kh, kw, c_in]` back to `[c_out, c_in, kh, kw]`.
 fn channels_first(w: &[f32], g: &Geometry) -> Vec<f32> {
     let (taps, rows) = (g.kh * g.kw, g.rows());
-    par_vec(g.c_out * rows, |i| {
-        let (o, r) = (i / rows, i % rows);
-        let (c, t) = (r / taps, r % taps);
-        w[o * rows + t * g.c_in + c]
+    par_rows(g.c_out * rows, rows, |o, d| {
+        let src = &w[o * rows..][..rows];
+        for (t, s) in src.chunks_exact(g.c_in).enumerate() {
+            for (c, &v) in s.iter().enumerate() {
+                d[c * taps + t] = v;
+            }
+        }
     })
 }
 
@@ -380,7 +386,7 @@ fn forward(
         Some(b) => {
             let b = b.to_contiguous();
             let b = values(&b);
-            (par_vec(len, |i| b[(i / plane) % g.c_out]), true)
+            (par_rows(len, plane, |i, d| d.fill(b[i % g.c_out])), true)
         }
         None => (par_vec(len, |_| 0.0), false),
     };
@@ -494,10 +500,12 @@ fn block_backward(
         dy_block(dys, g, b, b.n0)
     } else {
         let plane = g.ho * g.wo;
-        gathered = par_vec(g.c_out * pixels, |i| {
-            let (o, p) = (i / pixels, i % pixels);
-            let (j, q) = (p / per_image, p % per_image);
-            dys[((b.n0 + j) * g.c_out + o) * plane + b.r0 * g.wo + q]
+        gathered = par_rows(g.c_out * pixels, pixels, |o, d| {
+            for (j, d) in d.chunks_exact_mut(per_image).enumerate() {
+                d.copy_from_slice(
+                    &dys[((b.n0 + j) * g.c_out + o) * plane + b.r0 * g.wo..][..per_image],
+                );
+            }
         });
         View::rows(&gathered, 0, pixels)
     };

@@ -29,6 +29,8 @@ mod relu_flex;
 pub mod roi_align;
 pub mod sampler;
 mod scale_flex;
+pub mod sgd;
+mod sgd_flex;
 mod taps_flex;
 pub mod targets;
 

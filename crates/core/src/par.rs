@@ -21,6 +21,20 @@ pub(crate) fn par_vec(len: usize, f: impl Fn(usize) -> f32 + Sync + Send) -> Vec
     out
 }
 
+/// A new buffer of `len` values written `row` at a time: `f(i, r)` fills the `i`-th `row`-long
+/// piece `r` (the last may be shorter), in parallel when large. For values with a per-row
+/// pattern (a bias per plane, a transposed row): an index computed per element (`i / plane %
+/// channels`) costs two integer divisions per value, several times the write itself.
+pub(crate) fn par_rows(
+    len: usize,
+    row: usize,
+    f: impl Fn(usize, &mut [f32]) + Sync + Send,
+) -> Vec<f32> {
+    let mut out = par_vec(len, |_| 0.0);
+    for_chunks(&mut out, row, len, f);
+    out
+}
+
 /// `f(i, chunk)` for every `chunk`-long piece of `dst` (the last may be shorter), in parallel
 /// when `work` (the whole job's size, in elements touched) is large.
 pub(crate) fn for_chunks(
@@ -57,6 +71,8 @@ mod tests {
                 }
             });
             assert!(w.iter().enumerate().all(|(i, &x)| x == i as f32));
+            let r = par_rows(len, 10, |c, d| d.iter_mut().for_each(|x| *x = c as f32));
+            assert!(r.iter().enumerate().all(|(i, &x)| x == (i / 10) as f32));
         }
     }
 }

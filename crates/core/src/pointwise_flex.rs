@@ -15,7 +15,7 @@
 
 use crate::flex_backend::{Ad, On, on};
 use crate::gemm::{View, product_into, products_new};
-use crate::par::par_vec;
+use crate::par::{par_rows, par_vec};
 use burn::backend::TensorMetadata;
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -98,7 +98,7 @@ fn forward(x: &FlexTensor, w: &FlexTensor, bias: Option<&FlexTensor>) -> FlexTen
         Some(b) => {
             let b = contiguous(b);
             let b = values(&b);
-            let mut out = par_vec(n * c_out * hw, |i| b[(i / hw) % c_out]);
+            let mut out = par_rows(n * c_out * hw, hw, |i, d| d.fill(b[i % c_out]));
             for i in 0..n {
                 let w = View::rows(ws, 0, c_in);
                 product_into(&mut out, i * c_out * hw, hw, dims, w, image(i), true);

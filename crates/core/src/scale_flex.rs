@@ -10,7 +10,7 @@
 //! frozen statistics are folded, `FrozenBatchNorm2d::after`).
 
 use crate::flex_backend::{Ad, On, on};
-use crate::par::par_vec;
+use crate::par::par_rows;
 use burn::backend::TensorMetadata;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
@@ -73,8 +73,11 @@ fn scaled(t: &FlexTensor, s: &FlexTensor) -> FlexTensor {
     let (t, s) = (t.to_contiguous(), s.to_contiguous());
     let values: &[f32] = t.as_slice().expect("contiguous f32");
     let scale: &[f32] = s.as_slice().expect("contiguous f32");
-    let row = values.len() / scale.len().max(1);
-    let out = par_vec(values.len(), |i| values[i] * scale[i / row.max(1)]);
+    let row = (values.len() / scale.len().max(1)).max(1);
+    let out = par_rows(values.len(), row, |o, d| {
+        let src = &values[o * row..][..d.len()];
+        d.iter_mut().zip(src).for_each(|(d, &v)| *d = v * scale[o]);
+    });
     FlexTensor::from_data(TensorData::new(out, t.shape()))
 }
 

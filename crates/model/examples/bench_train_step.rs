@@ -5,8 +5,9 @@
 //!
 //! As the torch script, the frozen batch norm statistics are set to each layer's input statistics
 //! on the benchmark image first (random weights with identity statistics overflow in 101 layers),
-//! and the batch-norm epsilon is torchvision's 1e-5. The optimiser is Burn's SGD with the settings
-//! `mrcnn-train` uses by default (its `sgd_step` adds only optional gradient clipping).
+//! and the batch-norm epsilon is torchvision's 1e-5. The optimiser is `mrcnn-train`'s
+//! (`mrcnn_core::sgd::MomentumSgd`) with its default settings (its `sgd_step` adds only optional
+//! gradient clipping).
 //!
 //! ```sh
 //! cargo build --release --workspace --example bench_train_step
@@ -14,9 +15,7 @@
 //! ```
 
 use burn::module::Param;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, SgdConfig};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::module::max_pool2d;
@@ -27,6 +26,7 @@ use mrcnn_config::ModelConfig;
 use mrcnn_core::host;
 use mrcnn_core::rand::{Rng, SeedableRng};
 use mrcnn_core::rand_chacha::ChaCha8Rng;
+use mrcnn_core::sgd::MomentumSgd;
 use mrcnn_model::MaskRcnn;
 use mrcnn_model::targets::TrainTarget;
 use mrcnn_model::transform::ImageInput;
@@ -182,12 +182,11 @@ pub fn run(args: &[String]) -> String {
     let mut model = MaskRcnn::new(cfg, &device).unwrap_or_else(|e| panic!("{e}"));
     calibrate_backbone(&mut model, &image);
     let mut model = model.freeze_backbone_stages();
-    let mut optim = SgdConfig::new()
-        .with_momentum(Some(
-            MomentumConfig::new().with_momentum(0.9).with_dampening(0.0),
-        ))
-        .with_weight_decay(Some(WeightDecayConfig::new(1e-4)))
-        .init();
+    let mut optim = MomentumSgd {
+        momentum: 0.9,
+        weight_decay: 1e-4,
+    }
+    .init();
     let mut times = Vec::new();
     let mut last = [("", 0.0f32); 5];
     for i in 0..=repeats {

@@ -4,12 +4,13 @@
 //! parameters (a second parameter group), and torch's `clip_grad_norm_` over the whole model.
 //!
 //! Frozen parameters get no gradient, so the optimiser never touches them (not even the decay).
+//! The update itself is `mrcnn_core::sgd::MomentumSgd` (Burn's `Sgd` formula as one fused pass
+//! on the CPU, its checkpoint names).
 
 use burn::module::{Module, ModuleVisitor, Param, ParamGroup};
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
+use mrcnn_core::sgd::MomentumSgd;
 
 /// Settings of the SGD optimiser.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,14 +36,11 @@ impl Default for SgdSettings {
     }
 }
 
-fn sgd(momentum: f64, weight_decay: f32) -> SgdConfig {
-    let m = (momentum > 0.0).then(|| {
-        MomentumConfig::new()
-            .with_momentum(momentum)
-            .with_dampening(0.0)
-    });
-    let wd = (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay));
-    SgdConfig::new().with_momentum(m).with_weight_decay(wd)
+fn sgd(momentum: f64, weight_decay: f32) -> MomentumSgd {
+    MomentumSgd {
+        momentum: momentum as f32,
+        weight_decay,
+    }
 }
 
 /// Parameter paths that count as bias or norm parameters.
@@ -55,7 +53,7 @@ impl SgdSettings {
         match self.weight_decay_norm_bias {
             Some(wd) if wd != self.weight_decay => {
                 let group = ParamGroup::from_regex(NORM_BIAS_PATTERN).expect("a valid regex");
-                optim.with_group(group, sgd(self.momentum, wd).build(), None)
+                optim.with_group(group, sgd(self.momentum, wd), None)
             }
             _ => optim,
         }
