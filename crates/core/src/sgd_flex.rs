@@ -74,10 +74,11 @@ pub(crate) fn step<const D: usize>(
     let update = |c: usize, p: &mut [f32], g: &mut [f32]| {
         let v = vs.map(|v| &v[c * CHUNK..][..p.len()]);
         for (i, (p, g)) in p.iter_mut().zip(g.iter_mut()).enumerate() {
-            // Burn's order: `p * wd + g`, then `g * (1 - 0) + v * m`, then `p - v' * lr`.
+            // Burn's order: `p * wd + g` (one sum, so `g + p * wd` is the same value), then
+            // `g * (1 - 0) + v * m`, then `p - v' * lr`.
             let mut d = *g;
             if u.weight_decay > 0.0 {
-                d = *p * u.weight_decay + d;
+                d += *p * u.weight_decay;
             }
             if u.momentum > 0.0
                 && let Some(v) = v
