@@ -23,9 +23,11 @@
 //! [`try_conv2d`] answers `None` for anything else (other backends, groups, non-f32, gradient
 //! checkpointing), and the caller uses Burn's convolution.
 
+use crate::blocks::{Block, blocks};
 use crate::flex_backend::{Ad, On, on};
 use crate::gemm::{Tile, View, product_into, tiles_into};
 use crate::par::{for_chunks, par_rows, par_vec};
+use crate::winograd_flex;
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, TensorData};
@@ -159,6 +161,41 @@ impl Geometry {
         })
     }
 
+    /// The sizes for [`winograd_flex`] when this is a 3x3 convolution of stride 1 and dilation
+    /// 1 with padding at most 2 on the top and left.
+    fn winograd(&self) -> Option<winograd_flex::Sizes> {
+        let taken = [self.kh, self.kw] == [3, 3]
+            && self.stride == [1, 1]
+            && self.dilation == [1, 1]
+            && self.pad.iter().all(|&p| p <= 2);
+        taken.then_some(winograd_flex::Sizes {
+            n: self.n,
+            c_in: self.c_in,
+            h: self.h,
+            w: self.w,
+            c_out: self.c_out,
+            pad: self.pad,
+            ho: self.ho,
+            wo: self.wo,
+        })
+    }
+
+    /// The sizes of the input gradient's convolution for [`winograd_flex`] (the output gradient
+    /// convolved with the kernel turned by 180 degrees, padded by `2 - pad`), when
+    /// [`Geometry::winograd`] takes this one.
+    fn input_gradient(&self) -> Option<winograd_flex::Sizes> {
+        self.winograd().map(|s| winograd_flex::Sizes {
+            n: s.n,
+            c_in: s.c_out,
+            h: s.ho,
+            w: s.wo,
+            c_out: s.c_in,
+            pad: s.pad.map(|p| 2 - p),
+            ho: s.h,
+            wo: s.w,
+        })
+    }
+
     /// Rows of the column matrix: `kh * kw * c_in`.
     fn rows(&self) -> usize {
         self.c_in * self.kh * self.kw
@@ -184,62 +221,6 @@ impl Geometry {
             .checked_sub(self.pad[0])
             .filter(|&iy| iy < self.h)
     }
-}
-
-/// A block of output pixels: images `n0..n1`, output rows `r0..r1` of each.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Block {
-    n0: usize,
-    n1: usize,
-    r0: usize,
-    r1: usize,
-}
-
-impl Block {
-    /// Output pixels of one image in the block.
-    fn per_image(&self, wo: usize) -> usize {
-        (self.r1 - self.r0) * wo
-    }
-}
-
-/// Splits `n` images of `ho` output rows into blocks whose column matrix (`rows` unfolded
-/// elements per output pixel) holds at most `budget` elements, or one output row when a row
-/// alone is larger: several whole images per block when an image fits, else row ranges of one
-/// image.
-fn blocks(n: usize, ho: usize, wo: usize, rows: usize, budget: usize) -> Vec<Block> {
-    let per_row = rows * wo;
-    let per_image = per_row * ho;
-    let mut out = Vec::new();
-    if per_image <= budget {
-        let step = (budget / per_image.max(1)).max(1);
-        let mut n0 = 0;
-        while n0 < n {
-            let n1 = (n0 + step).min(n);
-            out.push(Block {
-                n0,
-                n1,
-                r0: 0,
-                r1: ho,
-            });
-            n0 = n1;
-        }
-    } else {
-        let step = (budget / per_row.max(1)).max(1);
-        for image in 0..n {
-            let mut r0 = 0;
-            while r0 < ho {
-                let r1 = (r0 + step).min(ho);
-                out.push(Block {
-                    n0: image,
-                    n1: image + 1,
-                    r0,
-                    r1,
-                });
-                r0 = r1;
-            }
-        }
-    }
-    out
 }
 
 fn values(t: &FlexTensor) -> &[f32] {
@@ -379,6 +360,13 @@ fn forward(
     tile: usize,
 ) -> FlexTensor {
     let (x, w) = (x.to_contiguous(), w.to_contiguous());
+    if let Some(s) = g.winograd() {
+        let u = winograd_flex::kernels(values(&w), [g.c_out, g.c_in], false);
+        let b = bias.map(|b| b.to_contiguous());
+        let b = b.as_ref().map(values);
+        let out = winograd_flex::conv(values(&x), &u, b, &s, winograd_flex::TILES);
+        return FlexTensor::from_data(TensorData::new(out, [g.n, g.c_out, g.ho, g.wo]));
+    }
     let (xs, ws) = (values(&x), &taps_last(values(&w), g));
     let plane = g.ho * g.wo;
     let len = g.n * g.c_out * plane;
@@ -457,19 +445,28 @@ fn backward(
     let (x, w, dy) = (x.to_contiguous(), w.to_contiguous(), dy.to_contiguous());
     let (xs, ws, dys) = (values(&x), &taps_last(values(&w), g), values(&dy));
     let rows = g.rows();
+    // The input gradient of a 3x3 stride-1 convolution is one too (`winograd_flex`).
+    let winograd = want_dx.then(|| g.input_gradient()).flatten();
     let mut dw = want_dw.then(|| vec![0.0f32; g.c_out * rows]);
-    let mut dx = want_dx.then(|| par_vec(g.n * g.c_in * g.h * g.w, |_| 0.0));
-    SCRATCH.with_borrow_mut(|(columns, dcolumns)| {
-        for b in blocks(g.n, g.ho, g.wo, rows, budget) {
-            block_backward(
-                &b,
-                [xs, ws, dys],
-                g,
-                [columns, dcolumns],
-                [&mut dw, &mut dx],
-            );
-        }
-    });
+    let mut dx =
+        (want_dx && winograd.is_none()).then(|| par_vec(g.n * g.c_in * g.h * g.w, |_| 0.0));
+    if want_dw || dx.is_some() {
+        SCRATCH.with_borrow_mut(|(columns, dcolumns)| {
+            for b in blocks(g.n, g.ho, g.wo, rows, budget) {
+                block_backward(
+                    &b,
+                    [xs, ws, dys],
+                    g,
+                    [columns, dcolumns],
+                    [&mut dw, &mut dx],
+                );
+            }
+        });
+    }
+    if let Some(s) = winograd {
+        let u = winograd_flex::kernels(values(&w), [g.c_in, g.c_out], true);
+        dx = Some(winograd_flex::conv(dys, &u, None, &s, winograd_flex::TILES));
+    }
     (dw.map(|dw| channels_first(&dw, g)), dx)
 }
 
@@ -574,29 +571,6 @@ mod tests {
 
     fn max_abs<const D: usize>(a: Tensor<D>) -> f32 {
         a.abs().max().into_scalar::<f32>()
-    }
-
-    /// Blocks cover every image and output row exactly once and respect the budget.
-    #[test]
-    fn blocks_cover_the_output_once() {
-        for (n, ho, wo, rows, budget) in [
-            (1, 7, 5, 9, 1000),
-            (5, 7, 5, 9, 700),
-            (3, 7, 5, 9, 100),
-            (2, 4, 4, 50, 10),
-        ] {
-            let mut seen = vec![0u32; n * ho];
-            for b in blocks(n, ho, wo, rows, budget) {
-                let size = (b.n1 - b.n0) * (b.r1 - b.r0) * wo * rows;
-                assert!(size <= budget || b.r1 - b.r0 == 1, "{b:?} over budget");
-                for image in b.n0..b.n1 {
-                    for row in b.r0..b.r1 {
-                        seen[image * ho + row] += 1;
-                    }
-                }
-            }
-            assert!(seen.iter().all(|&s| s == 1), "n {n} ho {ho}: {seen:?}");
-        }
     }
 
     /// Values (plain and under autodiff) and input, weight and bias gradients equal to Burn's

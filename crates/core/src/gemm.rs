@@ -1,5 +1,5 @@
 //! Matrix products on f32 buffers with the CPU backend's own kernel (the `gemm` crate that flex
-//! calls), for the CPU convolutions (`pointwise_flex`, `conv_flex`): they write each output once,
+//! calls), for the CPU convolutions (`pointwise_flex`, `conv_flex`, `winograd_flex`): they write each output once,
 //! in place in a larger buffer when asked, and read their operands through strides (a transpose
 //! or a block of rows costs no copy).
 //!
@@ -171,6 +171,40 @@ pub(crate) fn product_into(
     } else {
         use rayon::prelude::*;
         (0..parts).into_par_iter().for_each(block);
+    }
+}
+
+/// [`product_into`] on the calling thread, whatever the size: for products made inside an
+/// already parallel task (`winograd_flex`'s blocks).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn product_serial(
+    dst: &mut [f32],
+    offset: usize,
+    dst_rs: usize,
+    [m, n, k]: [usize; 3],
+    lhs: View,
+    rhs: View,
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return product_into(dst, offset, dst_rs, [m, n, k], lhs, rhs, accumulate);
+    }
+    View::rows(dst, offset, dst_rs).check(m, n, "output");
+    lhs.check(m, k, "left operand");
+    rhs.check(k, n, "right operand");
+    #[allow(unsafe_code)]
+    // SAFETY: the three views were checked to lie in their buffers; `dst` is borrowed mutably
+    // for the whole call, so nothing else aliases it.
+    unsafe {
+        call(
+            dst.as_mut_ptr().add(offset),
+            dst_rs,
+            [m, n, k],
+            lhs,
+            rhs,
+            accumulate,
+            gemm::Parallelism::None,
+        )
     }
 }
 

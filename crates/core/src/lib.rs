@@ -9,6 +9,7 @@
 
 pub mod activation;
 pub mod anchors;
+mod blocks;
 pub mod box_coder;
 pub mod boxes;
 pub mod conv;
@@ -33,6 +34,7 @@ pub mod sgd;
 mod sgd_flex;
 mod taps_flex;
 pub mod targets;
+mod winograd_flex;
 
 pub use device::{DeviceError, device, device_by_name};
 pub use error::{Error, Result};

@@ -1,0 +1,393 @@
+//! 3x3 convolutions of stride 1 and dilation 1 on the CPU backend (flex) by Winograd's minimal
+//! filtering F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks",
+//! CVPR 2016): the forward of `conv_flex`, and its input gradient, which for such a convolution is
+//! another one of the same kind (the kernel turned by 180 degrees, input and output channels
+//! swapped).
+//!
+//! Why: the im2col product multiplies `9 * c_in` values for each output pixel and channel. Here
+//! each 2x2 tile of output pixels comes from the 4x4 input tile under it: with the kernel
+//! transformed once to `U = G g G^T` (4x4) and each input tile to `V = B^T d B`, the tile is
+//! `A^T (U . V) A`, and the 16 element-wise products summed over input channels are 16 matrix
+//! products `U[xi] [c_out, c_in] @ V[xi] [c_in, tiles]`: 16 multiply-adds per 4 pixels instead
+//! of 36, 2.25 times fewer. These convolutions (every bottleneck's middle convolution but the
+//! three strided ones, the FPN outputs, the RPN head, the mask head) are about half of R101-FPN's
+//! multiply-adds. Burn has no Winograd convolution. The transforms only add and halve, so the
+//! values stay within float rounding of the direct sum (tested against Burn's convolution).
+//!
+//! Work is split into blocks of tile rows ([`crate::blocks`]): several whole images, or rows of
+//! one, about [`TILES`] tiles each, each block transformed, multiplied and written by one thread
+//! so that its transformed tiles stay in that core's cache.
+
+use crate::blocks::{Block, blocks};
+use crate::gemm::{View, product_serial};
+use crate::par::{SERIAL_BELOW, par_rows, par_vec};
+use rayon::prelude::*;
+
+/// Tiles (of 2x2 output pixels) per block: the transformed input and product of a block,
+/// `16 * channels * TILES` values each, stay within a core's 2 MB L2 cache at 256 channels.
+pub(crate) const TILES: usize = 96;
+
+/// Sizes of a 3x3 convolution of stride 1 and dilation 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Sizes {
+    pub n: usize,
+    pub c_in: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c_out: usize,
+    /// Top and left padding (each at most 2: a tile's input rows start at `2 * tile - pad`).
+    pub pad: [usize; 2],
+    pub ho: usize,
+    pub wo: usize,
+}
+
+impl Sizes {
+    /// Rows and columns of 2x2 output tiles.
+    fn tiles(&self) -> [usize; 2] {
+        [self.ho.div_ceil(2), self.wo.div_ceil(2)]
+    }
+}
+
+/// `G g G^T` of a 3x3 kernel `g(y, x)`, the 16 values in row-major order.
+fn kernel_transform(g: impl Fn(usize, usize) -> f32) -> [f32; 16] {
+    // G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]].
+    let mut gg = [[0.0f32; 3]; 4];
+    for x in 0..3 {
+        let (a, b, c) = (g(0, x), g(1, x), g(2, x));
+        gg[0][x] = a;
+        gg[1][x] = 0.5 * (a + b + c);
+        gg[2][x] = 0.5 * (a - b + c);
+        gg[3][x] = c;
+    }
+    let mut u = [0.0f32; 16];
+    for (y, [a, b, c]) in gg.into_iter().enumerate() {
+        u[y * 4] = a;
+        u[y * 4 + 1] = 0.5 * (a + b + c);
+        u[y * 4 + 2] = 0.5 * (a - b + c);
+        u[y * 4 + 3] = c;
+    }
+    u
+}
+
+/// `B^T d B` of a 4x4 input tile, both row-major.
+#[inline(always)]
+fn input_transform(d: &[[f32; 4]; 4]) -> [f32; 16] {
+    // B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]].
+    let mut s = [[0.0f32; 4]; 4];
+    for x in 0..4 {
+        s[0][x] = d[0][x] - d[2][x];
+        s[1][x] = d[1][x] + d[2][x];
+        s[2][x] = d[2][x] - d[1][x];
+        s[3][x] = d[1][x] - d[3][x];
+    }
+    let mut v = [0.0f32; 16];
+    for (y, r) in s.iter().enumerate() {
+        v[y * 4] = r[0] - r[2];
+        v[y * 4 + 1] = r[1] + r[2];
+        v[y * 4 + 2] = r[2] - r[1];
+        v[y * 4 + 3] = r[1] - r[3];
+    }
+    v
+}
+
+/// `A^T m A` of a 4x4 product tile (row-major): the 2x2 output tile.
+#[inline(always)]
+fn output_transform(m: &[f32; 16]) -> [[f32; 2]; 2] {
+    // A^T = [[1, 1, 1, 0], [0, 1, -1, -1]].
+    let mut r = [[0.0f32; 4]; 2];
+    for x in 0..4 {
+        r[0][x] = m[x] + m[4 + x] + m[8 + x];
+        r[1][x] = m[4 + x] - m[8 + x] - m[12 + x];
+    }
+    r.map(|r| [r[0] + r[1] + r[2], r[1] - r[2] - r[3]])
+}
+
+/// The transformed kernels `[c_out, 16, c_in]` of a convolution with `c_out` output and `c_in`
+/// input channels. `w` is the forward's weight: `[c_out, c_in, 3, 3]`, or, when `flipped` (the
+/// input gradient's convolution), `[c_in, c_out, 3, 3]`, read turned by 180 degrees.
+pub(crate) fn kernels(w: &[f32], [c_out, c_in]: [usize; 2], flipped: bool) -> Vec<f32> {
+    let row = 16 * c_in;
+    par_rows(c_out * row, row, |o, d| {
+        for i in 0..c_in {
+            let u = if flipped {
+                let k = &w[(i * c_out + o) * 9..][..9];
+                kernel_transform(|y, x| k[(2 - y) * 3 + (2 - x)])
+            } else {
+                let k = &w[(o * c_in + i) * 9..][..9];
+                kernel_transform(|y, x| k[y * 3 + x])
+            };
+            for (xi, v) in u.into_iter().enumerate() {
+                d[xi * c_in + i] = v;
+            }
+        }
+    })
+}
+
+/// `[n, c_out, ho, wo]`: the convolution of `x` (`[n, c_in, h, w]`) by the transformed kernels
+/// `u` ([`kernels`]), plus `bias` per output channel, in blocks of about `tiles` tiles.
+pub(crate) fn conv(
+    x: &[f32],
+    u: &[f32],
+    bias: Option<&[f32]>,
+    s: &Sizes,
+    tiles: usize,
+) -> Vec<f32> {
+    assert!(s.pad[0] <= 2 && s.pad[1] <= 2, "winograd: padding over 2");
+    assert_eq!(x.len(), s.n * s.c_in * s.h * s.w, "winograd: input size");
+    assert_eq!(u.len(), s.c_out * 16 * s.c_in, "winograd: kernels size");
+    let [ty, tx] = s.tiles();
+    let plane = s.ho * s.wo;
+    // Every element is written by the output transform: the zeros only fault the pages in on
+    // every core instead of the calling thread.
+    let mut out = par_vec(s.n * s.c_out * plane, |_| 0.0);
+    // Enough blocks for every thread, not under 16 tiles (the products lose their efficiency).
+    let threads = rayon::current_num_threads().max(1);
+    let per_block = tiles.min((s.n * ty * tx).div_ceil(2 * threads)).max(16);
+    let blocks = blocks(s.n, ty, tx, 1, per_block);
+    // Each block's output: for each of its images and output channels, the block's output rows
+    // of that plane (`2 * r0..2 * r1`, cut at `ho`), borrowed apart so that blocks write in
+    // parallel without sharing.
+    let mut pieces: Vec<Vec<&mut [f32]>> = blocks.iter().map(|_| Vec::new()).collect();
+    let mut first = 0;
+    for (index, plane_out) in out.chunks_mut(plane).enumerate() {
+        let image = index / s.c_out;
+        while blocks[first].n1 <= image {
+            first += 1;
+        }
+        let mut rest = plane_out;
+        for (bi, b) in blocks.iter().enumerate().skip(first) {
+            if b.n0 > image {
+                break;
+            }
+            let rows = (2 * b.r1).min(s.ho) - 2 * b.r0;
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(rows * s.wo);
+            pieces[bi].push(head);
+            rest = tail;
+        }
+    }
+    let run = |scratch: &mut Scratch, (b, outs): (&Block, Vec<&mut [f32]>)| {
+        block(x, u, bias, s, b, outs, scratch)
+    };
+    let work = s.n * ty * tx * 16 * s.c_in * s.c_out;
+    if blocks.len() == 1 || work < SERIAL_BELOW {
+        let mut scratch = Scratch::default();
+        blocks
+            .iter()
+            .zip(pieces)
+            .for_each(|job| run(&mut scratch, job));
+    } else {
+        blocks
+            .par_iter()
+            .zip(pieces)
+            .for_each_init(Scratch::default, run);
+    }
+    out
+}
+
+/// A thread's buffers, kept across its blocks: the transformed input tiles `[c_in, 16, tiles]`,
+/// their products `[c_out, 16, tiles]` and four zero-padded input rows.
+#[derive(Default)]
+struct Scratch {
+    v: Vec<f32>,
+    m: Vec<f32>,
+    rows: Vec<f32>,
+}
+
+/// One block: its input tiles transformed, the 16 products, the output tiles written into
+/// `outs` (image by image, then output channel) with the bias.
+fn block(
+    x: &[f32],
+    u: &[f32],
+    bias: Option<&[f32]>,
+    s: &Sizes,
+    b: &Block,
+    mut outs: Vec<&mut [f32]>,
+    scratch: &mut Scratch,
+) {
+    let [_, tx] = s.tiles();
+    let tile_rows = b.r1 - b.r0;
+    let nt = (b.n1 - b.n0) * tile_rows * tx;
+    let Scratch { v, m, rows } = scratch;
+    // Input transform. A padded row holds input columns `-pad .. 2 * tx + 2 - pad`.
+    v.resize(s.c_in * 16 * nt, 0.0);
+    let width = 2 * tx + 2;
+    rows.resize(4 * width, 0.0);
+    for (j, image) in (b.n0..b.n1).enumerate() {
+        for c in 0..s.c_in {
+            let plane = &x[(image * s.c_in + c) * s.h * s.w..][..s.h * s.w];
+            let vc = &mut v[c * 16 * nt..][..16 * nt];
+            for (ri, tile_row) in (b.r0..b.r1).enumerate() {
+                for (r, dst) in rows.chunks_exact_mut(width).enumerate() {
+                    let iy = (2 * tile_row + r).checked_sub(s.pad[0]);
+                    match iy.filter(|&iy| iy < s.h) {
+                        Some(iy) => {
+                            let src = &plane[iy * s.w..][..s.w];
+                            let (lo, hi) = (s.pad[1], (s.pad[1] + s.w).min(width));
+                            dst[..lo].fill(0.0);
+                            dst[lo..hi].copy_from_slice(&src[..hi - lo]);
+                            dst[hi..].fill(0.0);
+                        }
+                        None => dst.fill(0.0),
+                    }
+                }
+                let t0 = (j * tile_rows + ri) * tx;
+                for t in 0..tx {
+                    let d: [[f32; 4]; 4] = std::array::from_fn(|r| {
+                        std::array::from_fn(|q| rows[r * width + 2 * t + q])
+                    });
+                    for (xi, val) in input_transform(&d).into_iter().enumerate() {
+                        vc[xi * nt + t0 + t] = val;
+                    }
+                }
+            }
+        }
+    }
+    // The 16 products `m[:, xi, :] = u[:, xi, :] @ v[:, xi, :]`.
+    m.resize(s.c_out * 16 * nt, 0.0);
+    for xi in 0..16 {
+        let lhs = View {
+            data: u,
+            offset: xi * s.c_in,
+            rs: 16 * s.c_in,
+            cs: 1,
+        };
+        let rhs = View {
+            data: v,
+            offset: xi * nt,
+            rs: 16 * nt,
+            cs: 1,
+        };
+        product_serial(m, xi * nt, 16 * nt, [s.c_out, nt, s.c_in], lhs, rhs, false);
+    }
+    // Output transform.
+    for (j, image_outs) in outs.chunks_mut(s.c_out).enumerate() {
+        for (o, dst) in image_outs.iter_mut().enumerate() {
+            let mo = &m[o * 16 * nt..][..16 * nt];
+            let add = bias.map_or(0.0, |b| b[o]);
+            for (ri, tile_row) in (b.r0..b.r1).enumerate() {
+                let t0 = (j * tile_rows + ri) * tx;
+                let two_rows = 2 * tile_row + 1 < s.ho;
+                for t in 0..tx {
+                    let tile: [f32; 16] = std::array::from_fn(|xi| mo[xi * nt + t0 + t]);
+                    let y = output_transform(&tile);
+                    let ox = 2 * t;
+                    let at = 2 * ri * s.wo + ox;
+                    dst[at] = y[0][0] + add;
+                    if ox + 1 < s.wo {
+                        dst[at + 1] = y[0][1] + add;
+                    }
+                    if two_rows {
+                        dst[at + s.wo] = y[1][0] + add;
+                        if ox + 1 < s.wo {
+                            dst[at + s.wo + 1] = y[1][1] + add;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The direct sum `y[o, oy, ox] = b[o] + sum_{i, ky, kx} w[o, i, ky, kx] x[i, oy + ky - pt,
+    /// ox + kx - pl]` in f64.
+    fn direct(x: &[f32], w: &[f32], bias: Option<&[f32]>, s: &Sizes) -> Vec<f32> {
+        let mut out = vec![0.0f32; s.n * s.c_out * s.ho * s.wo];
+        for n in 0..s.n {
+            for o in 0..s.c_out {
+                for oy in 0..s.ho {
+                    for ox in 0..s.wo {
+                        let mut acc = bias.map_or(0.0, |b| b[o] as f64);
+                        for i in 0..s.c_in {
+                            for ky in 0..3 {
+                                for kx in 0..3 {
+                                    let iy = (oy + ky).checked_sub(s.pad[0]).filter(|&v| v < s.h);
+                                    let ix = (ox + kx).checked_sub(s.pad[1]).filter(|&v| v < s.w);
+                                    if let (Some(iy), Some(ix)) = (iy, ix) {
+                                        let xv = x[((n * s.c_in + i) * s.h + iy) * s.w + ix];
+                                        let wv = w[((o * s.c_in + i) * 3 + ky) * 3 + kx];
+                                        acc += xv as f64 * wv as f64;
+                                    }
+                                }
+                            }
+                        }
+                        out[((n * s.c_out + o) * s.ho + oy) * s.wo + ox] = acc as f32;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32)
+            .map(|v| v / (1 << 24) as f32 * 2.0 - 1.0)
+            .collect()
+    }
+
+    /// Equal to the direct sum, within float rounding, for odd and even sizes, paddings 0 to 2
+    /// (unequal on the two sides), one image or several per block, blocks of rows, and the input
+    /// gradient's turned kernel.
+    #[test]
+    fn matches_the_direct_convolution() {
+        // (n, c_in, c_out, h, w, pad, bottom/right padding, tiles per block)
+        let cases = [
+            (1, 3, 4, 7, 9, [1, 1], [1, 1], TILES),
+            (3, 5, 2, 6, 5, [1, 1], [1, 1], 4),
+            (2, 4, 3, 9, 8, [0, 2], [1, 0], 3),
+            (1, 2, 5, 5, 6, [2, 0], [2, 2], 1),
+            (5, 8, 6, 14, 14, [1, 1], [1, 1], 100),
+        ];
+        for (case, &(n, c_in, c_out, h, w, pad, far, tiles)) in cases.iter().enumerate() {
+            let (ho, wo) = (h + pad[0] + far[0] - 2, w + pad[1] + far[1] - 2);
+            let s = Sizes {
+                n,
+                c_in,
+                h,
+                w,
+                c_out,
+                pad,
+                ho,
+                wo,
+            };
+            let x = values(n * c_in * h * w, 1);
+            let wt = values(c_out * c_in * 9, 2);
+            let bias = values(c_out, 3);
+            let expected = direct(&x, &wt, Some(&bias), &s);
+            let got = conv(
+                &x,
+                &kernels(&wt, [c_out, c_in], false),
+                Some(&bias),
+                &s,
+                tiles,
+            );
+            let d = got
+                .iter()
+                .zip(&expected)
+                .map(|(a, e)| (a - e).abs())
+                .fold(0.0f32, f32::max);
+            assert!(d < 1e-5, "case {case}: differs by {d}");
+
+            // The turned kernel: `flipped` reads `[c_in, c_out, 3, 3]` (here `wt` with the
+            // channel counts swapped) turned by 180 degrees.
+            let turned: Vec<f32> = (0..c_out * c_in * 9)
+                .map(|e| {
+                    let (o, i, t) = (e / (c_in * 9), e / 9 % c_in, e % 9);
+                    wt[(i * c_out + o) * 9 + 8 - t]
+                })
+                .collect();
+            let expected = direct(&x, &turned, None, &s);
+            let got = conv(&x, &kernels(&wt, [c_out, c_in], true), None, &s, tiles);
+            let d = got
+                .iter()
+                .zip(&expected)
+                .map(|(a, e)| (a - e).abs())
+                .fold(0.0f32, f32::max);
+            assert!(d < 1e-5, "case {case} turned: differs by {d}");
+        }
+    }
+}
