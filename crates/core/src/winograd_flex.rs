@@ -69,39 +69,6 @@ fn kernel_transform(g: impl Fn(usize, usize) -> f32) -> [f32; 16] {
     u
 }
 
-/// `B^T d B` of a 4x4 input tile, both row-major.
-#[inline(always)]
-fn input_transform(d: &[[f32; 4]; 4]) -> [f32; 16] {
-    // B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]].
-    let mut s = [[0.0f32; 4]; 4];
-    for x in 0..4 {
-        s[0][x] = d[0][x] - d[2][x];
-        s[1][x] = d[1][x] + d[2][x];
-        s[2][x] = d[2][x] - d[1][x];
-        s[3][x] = d[1][x] - d[3][x];
-    }
-    let mut v = [0.0f32; 16];
-    for (y, r) in s.iter().enumerate() {
-        v[y * 4] = r[0] - r[2];
-        v[y * 4 + 1] = r[1] + r[2];
-        v[y * 4 + 2] = r[2] - r[1];
-        v[y * 4 + 3] = r[1] - r[3];
-    }
-    v
-}
-
-/// `A^T m A` of a 4x4 product tile (row-major): the 2x2 output tile.
-#[inline(always)]
-fn output_transform(m: &[f32; 16]) -> [[f32; 2]; 2] {
-    // A^T = [[1, 1, 1, 0], [0, 1, -1, -1]].
-    let mut r = [[0.0f32; 4]; 2];
-    for x in 0..4 {
-        r[0][x] = m[x] + m[4 + x] + m[8 + x];
-        r[1][x] = m[4 + x] - m[8 + x] - m[12 + x];
-    }
-    r.map(|r| [r[0] + r[1] + r[2], r[1] - r[2] - r[3]])
-}
-
 /// The transformed kernels `[c_out, 16, c_in]` of a convolution with `c_out` output and `c_in`
 /// input channels. `w` is the forward's weight: `[c_out, c_in, 3, 3]`, or, when `flipped` (the
 /// input gradient's convolution), `[c_in, c_out, 3, 3]`, read turned by 180 degrees.
@@ -185,7 +152,7 @@ pub(crate) fn conv(
 }
 
 /// A thread's buffers, kept across its blocks: the transformed input tiles `[c_in, 16, tiles]`,
-/// their products `[c_out, 16, tiles]` and four zero-padded input rows.
+/// their products `[c_out, 16, tiles]`, and rows of one row of tiles under transformation.
 #[derive(Default)]
 struct Scratch {
     v: Vec<f32>,
@@ -193,8 +160,27 @@ struct Scratch {
     rows: Vec<f32>,
 }
 
+/// `a[i] - b[i]`, `a[i] + b[i]`: the transforms' steps, each over a whole row of tiles, so that
+/// they run on vector registers.
+fn sub(dst: &mut [f32], a: &[f32], b: &[f32]) {
+    for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
+        *d = a - b;
+    }
+}
+
+fn add(dst: &mut [f32], a: &[f32], b: &[f32]) {
+    for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
+        *d = a + b;
+    }
+}
+
 /// One block: its input tiles transformed, the 16 products, the output tiles written into
 /// `outs` (image by image, then output channel) with the bias.
+///
+/// The transforms (Lavin and Gray's matrices for F(2x2, 3x3)):
+/// `B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]` on the 4x4 input tile
+/// (`V = B^T d B`) and `A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]` on the 4x4 product (`Y = A^T M
+/// A`), each applied to the rows of a whole row of tiles at once, then to its columns.
 fn block(
     x: &[f32],
     u: &[f32],
@@ -208,16 +194,20 @@ fn block(
     let tile_rows = b.r1 - b.r0;
     let nt = (b.n1 - b.n0) * tile_rows * tx;
     let Scratch { v, m, rows } = scratch;
-    // Input transform. A padded row holds input columns `-pad .. 2 * tx + 2 - pad`.
+    // Input transform. A padded input row holds input columns `-pad .. 2 * tx + 2 - pad`, its
+    // even and odd columns `tx + 1` each.
     v.resize(s.c_in * 16 * nt, 0.0);
-    let width = 2 * tx + 2;
-    rows.resize(4 * width, 0.0);
+    let (width, half) = (2 * tx + 2, tx + 1);
+    rows.resize(8 * width + 8 * half, 0.0);
+    let (padded, rest) = rows.split_at_mut(4 * width);
+    let (srows, split) = rest.split_at_mut(4 * width);
+    let (even, odd) = split.split_at_mut(4 * half);
     for (j, image) in (b.n0..b.n1).enumerate() {
         for c in 0..s.c_in {
             let plane = &x[(image * s.c_in + c) * s.h * s.w..][..s.h * s.w];
             let vc = &mut v[c * 16 * nt..][..16 * nt];
             for (ri, tile_row) in (b.r0..b.r1).enumerate() {
-                for (r, dst) in rows.chunks_exact_mut(width).enumerate() {
+                for (r, dst) in padded.chunks_exact_mut(width).enumerate() {
                     let iy = (2 * tile_row + r).checked_sub(s.pad[0]);
                     match iy.filter(|&iy| iy < s.h) {
                         Some(iy) => {
@@ -230,14 +220,35 @@ fn block(
                         None => dst.fill(0.0),
                     }
                 }
-                let t0 = (j * tile_rows + ri) * tx;
-                for t in 0..tx {
-                    let d: [[f32; 4]; 4] = std::array::from_fn(|r| {
-                        std::array::from_fn(|q| rows[r * width + 2 * t + q])
-                    });
-                    for (xi, val) in input_transform(&d).into_iter().enumerate() {
-                        vc[xi * nt + t0 + t] = val;
+                // Rows: `s = B^T d` (4 rows of `width`), each then split into its even and odd
+                // columns.
+                let [d0, d1, d2, d3] = [0, 1, 2, 3].map(|r| &padded[r * width..][..width]);
+                let mut sr = srows.chunks_exact_mut(width);
+                let mut next = || sr.next().expect("four rows");
+                sub(next(), d0, d2);
+                add(next(), d1, d2);
+                sub(next(), d2, d1);
+                sub(next(), d1, d3);
+                for ((row, e), o) in srows
+                    .chunks_exact(width)
+                    .zip(even.chunks_exact_mut(half))
+                    .zip(odd.chunks_exact_mut(half))
+                {
+                    for ((pair, e), o) in row.chunks_exact(2).zip(e).zip(o) {
+                        *e = pair[0];
+                        *o = pair[1];
                     }
+                }
+                // Columns: `V = s B`, tile `t` reading columns `2t .. 2t + 4` (even `t`, `t + 1`
+                // and odd `t`, `t + 1`).
+                let t0 = (j * tile_rows + ri) * tx;
+                for r in 0..4 {
+                    let (e, o) = (&even[r * half..][..half], &odd[r * half..][..half]);
+                    let out = |k: usize| (r * 4 + k) * nt + t0;
+                    sub(&mut vc[out(0)..][..tx], &e[..tx], &e[1..]);
+                    add(&mut vc[out(1)..][..tx], &o[..tx], &e[1..]);
+                    sub(&mut vc[out(2)..][..tx], &e[1..], &o[..tx]);
+                    sub(&mut vc[out(3)..][..tx], &o[..tx], &o[1..]);
                 }
             }
         }
@@ -259,28 +270,38 @@ fn block(
         };
         product_serial(m, xi * nt, 16 * nt, [s.c_out, nt, s.c_in], lhs, rhs, false);
     }
-    // Output transform.
+    // Output transform: rows `r = A^T M` (2 rows of 4 columns, each `tx` tiles long), then
+    // columns `Y = r A`, interleaved into the output rows.
+    let r = &mut rows[..8 * tx];
     for (j, image_outs) in outs.chunks_mut(s.c_out).enumerate() {
         for (o, dst) in image_outs.iter_mut().enumerate() {
             let mo = &m[o * 16 * nt..][..16 * nt];
-            let add = bias.map_or(0.0, |b| b[o]);
+            let add_bias = bias.map_or(0.0, |b| b[o]);
             for (ri, tile_row) in (b.r0..b.r1).enumerate() {
                 let t0 = (j * tile_rows + ri) * tx;
-                let two_rows = 2 * tile_row + 1 < s.ho;
-                for t in 0..tx {
-                    let tile: [f32; 16] = std::array::from_fn(|xi| mo[xi * nt + t0 + t]);
-                    let y = output_transform(&tile);
-                    let ox = 2 * t;
-                    let at = 2 * ri * s.wo + ox;
-                    dst[at] = y[0][0] + add;
-                    if ox + 1 < s.wo {
-                        dst[at + 1] = y[0][1] + add;
+                let mr = |a: usize, col: usize| &mo[(a * 4 + col) * nt + t0..][..tx];
+                let (top, bottom) = r.split_at_mut(4 * tx);
+                for col in 0..4 {
+                    let (m0, m1, m2, m3) = (mr(0, col), mr(1, col), mr(2, col), mr(3, col));
+                    let top = &mut top[col * tx..][..tx];
+                    let bottom = &mut bottom[col * tx..][..tx];
+                    for t in 0..tx {
+                        top[t] = m0[t] + m1[t] + m2[t];
+                        bottom[t] = m1[t] - m2[t] - m3[t];
                     }
-                    if two_rows {
-                        dst[at + s.wo] = y[1][0] + add;
-                        if ox + 1 < s.wo {
-                            dst[at + s.wo + 1] = y[1][1] + add;
-                        }
+                }
+                let out_rows = (s.ho - 2 * tile_row).min(2);
+                for a in 0..out_rows {
+                    let ra = |col: usize| &r[(a * 4 + col) * tx..][..tx];
+                    let (r0, r1, r2, r3) = (ra(0), ra(1), ra(2), ra(3));
+                    let row = &mut dst[(2 * ri + a) * s.wo..][..s.wo];
+                    for (t, pair) in row.chunks_exact_mut(2).enumerate() {
+                        pair[0] = r0[t] + r1[t] + r2[t] + add_bias;
+                        pair[1] = r1[t] - r2[t] - r3[t] + add_bias;
+                    }
+                    if s.wo % 2 == 1 {
+                        let t = tx - 1;
+                        row[s.wo - 1] = r0[t] + r1[t] + r2[t] + add_bias;
                     }
                 }
             }
