@@ -443,30 +443,34 @@ fn backward(
     [want_dw, want_dx]: [bool; 2],
 ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
     let (x, w, dy) = (x.to_contiguous(), w.to_contiguous(), dy.to_contiguous());
-    let (xs, ws, dys) = (values(&x), &taps_last(values(&w), g), values(&dy));
+    let (xs, dys) = (values(&x), values(&dy));
     let rows = g.rows();
-    // The input gradient of a 3x3 stride-1 convolution is one too (`winograd_flex`).
-    let winograd = want_dx.then(|| g.input_gradient()).flatten();
-    let mut dw = want_dw.then(|| vec![0.0f32; g.c_out * rows]);
-    let mut dx =
-        (want_dx && winograd.is_none()).then(|| par_vec(g.n * g.c_in * g.h * g.w, |_| 0.0));
-    if want_dw || dx.is_some() {
-        SCRATCH.with_borrow_mut(|(columns, dcolumns)| {
-            for b in blocks(g.n, g.ho, g.wo, rows, budget) {
-                block_backward(
-                    &b,
-                    [xs, ws, dys],
-                    g,
-                    [columns, dcolumns],
-                    [&mut dw, &mut dx],
-                );
-            }
+    // A 3x3 stride-1 convolution has both gradients by `winograd_flex` (its input gradient is
+    // such a convolution too).
+    if let Some(s) = g.winograd() {
+        let dw = want_dw
+            .then(|| winograd_flex::weight_gradient(xs, dys, &s, winograd_flex::GRADIENT_TILES));
+        let dx = want_dx.then(|| {
+            let s = g.input_gradient().expect("taken with the forward");
+            let u = winograd_flex::kernels(values(&w), [g.c_in, g.c_out], true);
+            winograd_flex::conv(dys, &u, None, &s, winograd_flex::TILES)
         });
+        return (dw, dx);
     }
-    if let Some(s) = winograd {
-        let u = winograd_flex::kernels(values(&w), [g.c_in, g.c_out], true);
-        dx = Some(winograd_flex::conv(dys, &u, None, &s, winograd_flex::TILES));
-    }
+    let ws = &taps_last(values(&w), g);
+    let mut dw = want_dw.then(|| vec![0.0f32; g.c_out * rows]);
+    let mut dx = want_dx.then(|| par_vec(g.n * g.c_in * g.h * g.w, |_| 0.0));
+    SCRATCH.with_borrow_mut(|(columns, dcolumns)| {
+        for b in blocks(g.n, g.ho, g.wo, rows, budget) {
+            block_backward(
+                &b,
+                [xs, ws, dys],
+                g,
+                [columns, dcolumns],
+                [&mut dw, &mut dx],
+            );
+        }
+    });
     (dw.map(|dw| channels_first(&dw, g)), dx)
 }
 

@@ -165,7 +165,12 @@ fn roi_align_host(features: Tensor<4>, rois: &[Roi], p: &RoiAlignParams) -> Tens
     // Read in place when the map is an f32 flex tensor (it is, on this path): a copy of the
     // stride-4 level alone is 62 MB at 800x1216, made on the calling thread for each pooler.
     let contiguous = (features.dtype() == burn::tensor::DType::F32)
-        .then(|| features.clone().try_into_primitive::<burn_flex::Flex>().ok())
+        .then(|| {
+            features
+                .clone()
+                .try_into_primitive::<burn_flex::Flex>()
+                .ok()
+        })
         .flatten()
         .map(|t| t.to_contiguous());
     let copied;

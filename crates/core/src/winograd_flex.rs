@@ -174,27 +174,140 @@ fn add(dst: &mut [f32], a: &[f32], b: &[f32]) {
     }
 }
 
-/// One block: its input tiles transformed, the 16 products, the output tiles written into
-/// `outs` (image by image, then output channel) with the bias.
+/// `G^T du G`: the gradient of a 3x3 kernel from that of its transform (`du`, 4x4 row-major),
+/// the transpose of [`kernel_transform`].
+fn kernel_gradient(du: &[f32; 16]) -> [f32; 9] {
+    // G^T = [[1, 1/2, 1/2, 0], [0, 1/2, -1/2, 0], [0, 1/2, 1/2, 1]].
+    let mut t = [[0.0f32; 4]; 3];
+    for x in 0..4 {
+        let (a, b, c, d) = (du[x], du[4 + x], du[8 + x], du[12 + x]);
+        t[0][x] = a + 0.5 * (b + c);
+        t[1][x] = 0.5 * (b - c);
+        t[2][x] = 0.5 * (b + c) + d;
+    }
+    let mut g = [0.0f32; 9];
+    for (y, [a, b, c, d]) in t.into_iter().enumerate() {
+        g[y * 3] = a + 0.5 * (b + c);
+        g[y * 3 + 1] = 0.5 * (b - c);
+        g[y * 3 + 2] = 0.5 * (b + c) + d;
+    }
+    g
+}
+
+/// Tiles per block of [`weight_gradient`], whose products sum over the tiles: a longer block is
+/// a longer inner dimension.
+pub(crate) const GRADIENT_TILES: usize = 256;
+
+/// `[c_out, c_in, 3, 3]`: the weight gradient of the convolution of `x` (`[n, c_in, h, w]`)
+/// given its output gradient `dy` (`[n, c_out, ho, wo]`), in blocks of about `tiles` tiles.
 ///
-/// The transforms (Lavin and Gray's matrices for F(2x2, 3x3)):
-/// `B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]` on the 4x4 input tile
-/// (`V = B^T d B`) and `A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]` on the 4x4 product (`Y = A^T M
-/// A`), each applied to the rows of a whole row of tiles at once, then to its columns.
-fn block(
-    x: &[f32],
-    u: &[f32],
-    bias: Option<&[f32]>,
-    s: &Sizes,
-    b: &Block,
-    mut outs: Vec<&mut [f32]>,
-    scratch: &mut Scratch,
-) {
+/// With `Y = A^T (U . V) A` for each tile, the transformed kernel's gradient is the sum over
+/// tiles of `(A dY A^T) . V`: 16 products `[c_out, tiles] @ [tiles, c_in]` per block, summed
+/// per thread and then across threads, and the kernel's gradient `G^T dU G`.
+pub(crate) fn weight_gradient(x: &[f32], dy: &[f32], s: &Sizes, tiles: usize) -> Vec<f32> {
+    assert!(s.pad[0] <= 2 && s.pad[1] <= 2, "winograd: padding over 2");
+    assert_eq!(x.len(), s.n * s.c_in * s.h * s.w, "winograd: input size");
+    assert_eq!(
+        dy.len(),
+        s.n * s.c_out * s.ho * s.wo,
+        "winograd: gradient size"
+    );
+    let [ty, tx] = s.tiles();
+    let threads = rayon::current_num_threads().max(1);
+    let per_block = tiles.min((s.n * ty * tx).div_ceil(threads)).max(16);
+    let blocks = blocks(s.n, ty, tx, 1, per_block);
+    let len = s.c_out * 16 * s.c_in;
+    let sum_block = |(mut scratch, mut acc): (Scratch, Vec<f32>), b: &Block| {
+        let nt = (b.n1 - b.n0) * (b.r1 - b.r0) * tx;
+        let Scratch { v, m, rows } = &mut scratch;
+        transform_input(x, s, b, v, rows);
+        transform_output_gradient(dy, s, b, m);
+        for xi in 0..16 {
+            let lhs = View {
+                data: m,
+                offset: xi * nt,
+                rs: 16 * nt,
+                cs: 1,
+            };
+            let rhs = View {
+                data: v,
+                offset: xi * nt,
+                rs: 1,
+                cs: 16 * nt,
+            };
+            let dims = [s.c_out, s.c_in, nt];
+            product_serial(&mut acc, xi * s.c_in, 16 * s.c_in, dims, lhs, rhs, true);
+        }
+        (scratch, acc)
+    };
+    let start = || (Scratch::default(), vec![0.0f32; len]);
+    let work = s.n * ty * tx * 16 * s.c_in * s.c_out;
+    let du = if blocks.len() == 1 || work < SERIAL_BELOW {
+        blocks.iter().fold(start(), sum_block).1
+    } else {
+        // One accumulator per thread: each is `16 * c_out * c_in` values.
+        blocks
+            .par_iter()
+            .with_min_len(blocks.len().div_ceil(threads))
+            .fold(start, sum_block)
+            .map(|(_, acc)| acc)
+            .reduce_with(|mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                a
+            })
+            .unwrap_or_else(|| vec![0.0; len])
+    };
+    par_rows(s.c_out * s.c_in * 9, s.c_in * 9, |o, d| {
+        for (i, g) in d.chunks_exact_mut(9).enumerate() {
+            let tile: [f32; 16] = std::array::from_fn(|xi| du[(o * 16 + xi) * s.c_in + i]);
+            g.copy_from_slice(&kernel_gradient(&tile));
+        }
+    })
+}
+
+/// The output gradient's tiles of block `b` transformed, `A dY A^T` (2x2 to 4x4, zero past the
+/// output's edge), into `m` (`[c_out, 16, tiles]`, tiles in [`transform_input`]'s order).
+fn transform_output_gradient(dy: &[f32], s: &Sizes, b: &Block, m: &mut Vec<f32>) {
     let [_, tx] = s.tiles();
     let tile_rows = b.r1 - b.r0;
     let nt = (b.n1 - b.n0) * tile_rows * tx;
-    let Scratch { v, m, rows } = scratch;
-    // Input transform. A padded input row holds input columns `-pad .. 2 * tx + 2 - pad`, its
+    m.resize(s.c_out * 16 * nt, 0.0);
+    for (j, image) in (b.n0..b.n1).enumerate() {
+        for o in 0..s.c_out {
+            let plane = &dy[(image * s.c_out + o) * s.ho * s.wo..][..s.ho * s.wo];
+            let mo = &mut m[o * 16 * nt..][..16 * nt];
+            let at = |y: usize, x: usize| {
+                if y < s.ho && x < s.wo {
+                    plane[y * s.wo + x]
+                } else {
+                    0.0
+                }
+            };
+            for (ri, tile_row) in (b.r0..b.r1).enumerate() {
+                let t0 = (j * tile_rows + ri) * tx;
+                for t in 0..tx {
+                    let (y, x) = (2 * tile_row, 2 * t);
+                    let (a, bb, c, d) = (at(y, x), at(y, x + 1), at(y + 1, x), at(y + 1, x + 1));
+                    // A = [[1, 0], [1, 1], [1, -1], [0, -1]]: rows `A dY`, then columns.
+                    let rows = [[a, bb], [a + c, bb + d], [a - c, bb - d], [-c, -d]];
+                    for (r, [p, q]) in rows.into_iter().enumerate() {
+                        for (col, val) in [p, p + q, p - q, -q].into_iter().enumerate() {
+                            mo[(r * 4 + col) * nt + t0 + t] = val;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The input tiles of block `b` transformed, `V = B^T d B`, into `v` (`[c_in, 16, tiles]`), tiles
+/// image by image, then tile row, then tile column; `rows` is scratch.
+fn transform_input(x: &[f32], s: &Sizes, b: &Block, v: &mut Vec<f32>, rows: &mut Vec<f32>) {
+    let [_, tx] = s.tiles();
+    let tile_rows = b.r1 - b.r0;
+    let nt = (b.n1 - b.n0) * tile_rows * tx;
+    // A padded input row holds input columns `-pad .. 2 * tx + 2 - pad`, its
     // even and odd columns `tx + 1` each.
     v.resize(s.c_in * 16 * nt, 0.0);
     let (width, half) = (2 * tx + 2, tx + 1);
@@ -253,6 +366,29 @@ fn block(
             }
         }
     }
+}
+
+/// One block: its input tiles transformed, the 16 products, the output tiles written into
+/// `outs` (image by image, then output channel) with the bias.
+///
+/// The transforms (Lavin and Gray's matrices for F(2x2, 3x3)):
+/// `B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]` on the 4x4 input tile
+/// (`V = B^T d B`) and `A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]` on the 4x4 product (`Y = A^T M
+/// A`), each applied to the rows of a whole row of tiles at once, then to its columns.
+fn block(
+    x: &[f32],
+    u: &[f32],
+    bias: Option<&[f32]>,
+    s: &Sizes,
+    b: &Block,
+    mut outs: Vec<&mut [f32]>,
+    scratch: &mut Scratch,
+) {
+    let [_, tx] = s.tiles();
+    let tile_rows = b.r1 - b.r0;
+    let nt = (b.n1 - b.n0) * tile_rows * tx;
+    let Scratch { v, m, rows } = scratch;
+    transform_input(x, s, b, v, rows);
     // The 16 products `m[:, xi, :] = u[:, xi, :] @ v[:, xi, :]`.
     m.resize(s.c_out * 16 * nt, 0.0);
     for xi in 0..16 {
@@ -409,6 +545,33 @@ mod tests {
                 .map(|(a, e)| (a - e).abs())
                 .fold(0.0f32, f32::max);
             assert!(d < 1e-5, "case {case} turned: differs by {d}");
+
+            // The weight gradient for an output gradient `dy`, against the direct sum.
+            let dy = values(n * c_out * ho * wo, 4);
+            let mut expected = vec![0.0f64; c_out * c_in * 9];
+            for (e, slot) in expected.iter_mut().enumerate() {
+                let (o, i, ky, kx) = (e / (c_in * 9), e / 9 % c_in, e % 9 / 3, e % 3);
+                for image in 0..n {
+                    for oy in 0..ho {
+                        for ox in 0..wo {
+                            let iy = (oy + ky).checked_sub(pad[0]).filter(|&v| v < h);
+                            let ix = (ox + kx).checked_sub(pad[1]).filter(|&v| v < w);
+                            if let (Some(iy), Some(ix)) = (iy, ix) {
+                                let g = dy[((image * c_out + o) * ho + oy) * wo + ox];
+                                let xv = x[((image * c_in + i) * h + iy) * w + ix];
+                                *slot += g as f64 * xv as f64;
+                            }
+                        }
+                    }
+                }
+            }
+            let got = weight_gradient(&x, &dy, &s, tiles);
+            let d = got
+                .iter()
+                .zip(&expected)
+                .map(|(&a, &e)| (a as f64 - e).abs())
+                .fold(0.0f64, f64::max);
+            assert!(d < 1e-4, "case {case} weight gradient: differs by {d}");
         }
     }
 }
