@@ -1,7 +1,7 @@
 //! Matrix products on f32 buffers with the CPU backend's own kernel (the `gemm` crate that flex
-//! calls), for the CPU convolutions (`pointwise_flex`, `conv_flex`, `winograd_flex`): they write each output once,
-//! in place in a larger buffer when asked, and read their operands through strides (a transpose
-//! or a block of rows costs no copy).
+//! calls), for the CPU convolutions (`pointwise_flex`, `conv_flex`, `winograd_flex`): they write
+//! each output once, in place in a larger buffer when asked, and read their operands through
+//! strides (a transpose or a block of rows costs no copy).
 //!
 //! The only module with `unsafe` code: `gemm` takes raw pointers. The safe functions here check
 //! every view against its buffer before the call, so a wrong size is a panic naming the operand,

@@ -49,6 +49,7 @@ impl Sizes {
 }
 
 /// `G g G^T` of a 3x3 kernel `g(y, x)`, the 16 values in row-major order.
+#[allow(clippy::needless_range_loop)] // The matrix product reads best with its indices.
 fn kernel_transform(g: impl Fn(usize, usize) -> f32) -> [f32; 16] {
     // G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]].
     let mut gg = [[0.0f32; 3]; 4];
