@@ -20,6 +20,9 @@
 //!
 //! Each product reads `dy` and the weight through strides ([`crate::gemm`]): no transposed copy.
 //!
+//! 3x3 convolutions of stride 1 and dilation 1 (most of R101-FPN's) go to `winograd_flex`
+//! instead, forward and both gradients: 2.25 times fewer multiply-adds.
+//!
 //! [`try_conv2d`] answers `None` for anything else (other backends, groups, non-f32, gradient
 //! checkpointing), and the caller uses Burn's convolution.
 
