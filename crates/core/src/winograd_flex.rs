@@ -48,45 +48,59 @@ impl Sizes {
     }
 }
 
-/// `G g G^T` of a 3x3 kernel `g(y, x)`, the 16 values in row-major order.
-#[allow(clippy::needless_range_loop)] // The matrix product reads best with its indices.
-fn kernel_transform(g: impl Fn(usize, usize) -> f32) -> [f32; 16] {
-    // G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]].
-    let mut gg = [[0.0f32; 3]; 4];
-    for x in 0..3 {
-        let (a, b, c) = (g(0, x), g(1, x), g(2, x));
-        gg[0][x] = a;
-        gg[1][x] = 0.5 * (a + b + c);
-        gg[2][x] = 0.5 * (a - b + c);
-        gg[3][x] = c;
+/// `dst[i] = f(a[i], b[i], c[i])`: the kernel transforms' steps, each over all input channels of
+/// one output channel at once, so that they run on vector registers.
+fn zip3(dst: &mut [f32], a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f32) -> f32) {
+    for (((d, &a), &b), &c) in dst.iter_mut().zip(a).zip(b).zip(c) {
+        *d = f(a, b, c);
     }
-    let mut u = [0.0f32; 16];
-    for (y, [a, b, c]) in gg.into_iter().enumerate() {
-        u[y * 4] = a;
-        u[y * 4 + 1] = 0.5 * (a + b + c);
-        u[y * 4 + 2] = 0.5 * (a - b + c);
-        u[y * 4 + 3] = c;
-    }
-    u
 }
 
 /// The transformed kernels `[c_out, 16, c_in]` of a convolution with `c_out` output and `c_in`
-/// input channels. `w` is the forward's weight: `[c_out, c_in, 3, 3]`, or, when `flipped` (the
-/// input gradient's convolution), `[c_in, c_out, 3, 3]`, read turned by 180 degrees.
+/// input channels, `U = G g G^T` with `G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0,
+/// 1]]`. `w` is the forward's weight: `[c_out, c_in, 3, 3]`, or, when `flipped` (the input
+/// gradient's convolution), `[c_in, c_out, 3, 3]`, read turned by 180 degrees.
 pub(crate) fn kernels(w: &[f32], [c_out, c_in]: [usize; 2], flipped: bool) -> Vec<f32> {
     let row = 16 * c_in;
     par_rows(c_out * row, row, |o, d| {
+        // The output channel's taps, tap-major: `taps[t * c_in + i]`.
+        let mut taps = vec![0.0f32; 9 * c_in];
         for i in 0..c_in {
-            let u = if flipped {
+            if flipped {
                 let k = &w[(i * c_out + o) * 9..][..9];
-                kernel_transform(|y, x| k[(2 - y) * 3 + (2 - x)])
+                for t in 0..9 {
+                    taps[t * c_in + i] = k[8 - t];
+                }
             } else {
                 let k = &w[(o * c_in + i) * 9..][..9];
-                kernel_transform(|y, x| k[y * 3 + x])
-            };
-            for (xi, v) in u.into_iter().enumerate() {
-                d[xi * c_in + i] = v;
+                for (t, &v) in k.iter().enumerate() {
+                    taps[t * c_in + i] = v;
+                }
             }
+        }
+        let row_of = |m: &[f32], r: usize| -> Vec<f32> { m[r * c_in..][..c_in].to_vec() };
+        // `G g`: 4 rows of 3 columns, row-major, each over the input channels.
+        let mut gg = vec![0.0f32; 12 * c_in];
+        for x in 0..3 {
+            let (a, b, c) = (row_of(&taps, x), row_of(&taps, 3 + x), row_of(&taps, 6 + x));
+            let mut rows = gg.chunks_exact_mut(c_in).skip(x).step_by(3);
+            let mut next = || rows.next().expect("four rows");
+            next().copy_from_slice(&a);
+            zip3(next(), &a, &b, &c, |a, b, c| 0.5 * (a + b + c));
+            zip3(next(), &a, &b, &c, |a, b, c| 0.5 * (a - b + c));
+            next().copy_from_slice(&c);
+        }
+        // `(G g) G^T`: each row's 3 columns to 4.
+        for (y, out) in d.chunks_exact_mut(4 * c_in).enumerate() {
+            let a = &gg[3 * y * c_in..][..c_in];
+            let b = &gg[(3 * y + 1) * c_in..][..c_in];
+            let c = &gg[(3 * y + 2) * c_in..][..c_in];
+            let mut cols = out.chunks_exact_mut(c_in);
+            let mut next = || cols.next().expect("four columns");
+            next().copy_from_slice(a);
+            zip3(next(), a, b, c, |a, b, c| 0.5 * (a + b + c));
+            zip3(next(), a, b, c, |a, b, c| 0.5 * (a - b + c));
+            next().copy_from_slice(c);
         }
     })
 }
@@ -175,26 +189,6 @@ fn add(dst: &mut [f32], a: &[f32], b: &[f32]) {
     }
 }
 
-/// `G^T du G`: the gradient of a 3x3 kernel from that of its transform (`du`, 4x4 row-major),
-/// the transpose of [`kernel_transform`].
-fn kernel_gradient(du: &[f32; 16]) -> [f32; 9] {
-    // G^T = [[1, 1/2, 1/2, 0], [0, 1/2, -1/2, 0], [0, 1/2, 1/2, 1]].
-    let mut t = [[0.0f32; 4]; 3];
-    for x in 0..4 {
-        let (a, b, c, d) = (du[x], du[4 + x], du[8 + x], du[12 + x]);
-        t[0][x] = a + 0.5 * (b + c);
-        t[1][x] = 0.5 * (b - c);
-        t[2][x] = 0.5 * (b + c) + d;
-    }
-    let mut g = [0.0f32; 9];
-    for (y, [a, b, c, d]) in t.into_iter().enumerate() {
-        g[y * 3] = a + 0.5 * (b + c);
-        g[y * 3 + 1] = 0.5 * (b - c);
-        g[y * 3 + 2] = 0.5 * (b + c) + d;
-    }
-    g
-}
-
 /// Tiles per block of [`weight_gradient`], whose products sum over the tiles: a longer block is
 /// a longer inner dimension.
 pub(crate) const GRADIENT_TILES: usize = 256;
@@ -258,10 +252,37 @@ pub(crate) fn weight_gradient(x: &[f32], dy: &[f32], s: &Sizes, tiles: usize) ->
             })
             .unwrap_or_else(|| vec![0.0; len])
     };
-    par_rows(s.c_out * s.c_in * 9, s.c_in * 9, |o, d| {
-        for (i, g) in d.chunks_exact_mut(9).enumerate() {
-            let tile: [f32; 16] = std::array::from_fn(|xi| du[(o * 16 + xi) * s.c_in + i]);
-            g.copy_from_slice(&kernel_gradient(&tile));
+    // The kernels' gradients `G^T dU G`, `G^T = [[1, 1/2, 1/2, 0], [0, 1/2, -1/2, 0], [0, 1/2,
+    // 1/2, 1]]`, over all input channels of one output channel at once.
+    let c_in = s.c_in;
+    par_rows(s.c_out * c_in * 9, c_in * 9, |o, d| {
+        let du = &du[o * 16 * c_in..][..16 * c_in];
+        let du = |r: usize| &du[r * c_in..][..c_in];
+        // `G^T dU`: 3 rows of 4 columns.
+        let mut t = vec![0.0f32; 12 * c_in];
+        for x in 0..4 {
+            let (a, b, c, e) = (du(x), du(4 + x), du(8 + x), du(12 + x));
+            let mut rows = t.chunks_exact_mut(c_in).skip(x).step_by(4);
+            let mut next = || rows.next().expect("three rows");
+            zip3(next(), a, b, c, |a, b, c| a + 0.5 * (b + c));
+            zip3(next(), a, b, c, |_, b, c| 0.5 * (b - c));
+            zip3(next(), b, c, e, |b, c, e| 0.5 * (b + c) + e);
+        }
+        // `(G^T dU) G`: each row's 4 columns to 3, written kernel by kernel.
+        let mut g = vec![0.0f32; 9 * c_in];
+        for y in 0..3 {
+            let col = |x: usize| &t[(4 * y + x) * c_in..][..c_in];
+            let (a, b, c, e) = (col(0), col(1), col(2), col(3));
+            let mut taps = g.chunks_exact_mut(c_in).skip(3 * y);
+            let mut next = || taps.next().expect("three taps");
+            zip3(next(), a, b, c, |a, b, c| a + 0.5 * (b + c));
+            zip3(next(), a, b, c, |_, b, c| 0.5 * (b - c));
+            zip3(next(), b, c, e, |b, c, e| 0.5 * (b + c) + e);
+        }
+        for (i, k) in d.chunks_exact_mut(9).enumerate() {
+            for (tap, v) in k.iter_mut().enumerate() {
+                *v = g[tap * c_in + i];
+            }
         }
     })
 }
