@@ -516,14 +516,23 @@ fn block_backward(
     if let Some(dw) = dw {
         im2col(xs, g, b, columns);
         let cols_t = View::rows(columns, 0, pixels).t();
-        product_into(dw, 0, rows, [g.c_out, rows, pixels], dyb, cols_t, true);
+        product_into(
+            dw,
+            0,
+            rows,
+            [g.c_out, rows, pixels],
+            dyb,
+            cols_t,
+            true,
+            true,
+        );
     }
     if let Some(dx) = dx {
         // Every element is written by the product (it does not accumulate).
         dcolumns.resize(rows * pixels, 0.0);
         let w_t = View::rows(ws, 0, rows).t();
         let dims = [rows, pixels, g.c_out];
-        product_into(dcolumns, 0, pixels, dims, w_t, dyb, false);
+        product_into(dcolumns, 0, pixels, dims, w_t, dyb, false, true);
         col2im(dcolumns, g, b, dx);
     }
 }

@@ -107,7 +107,9 @@ unsafe fn call(
 }
 
 /// `dst[offset + r * dst_rs + c]` for the `m x n` product `lhs (m x k) @ rhs (k x n)`, added to
-/// what is there when `accumulate`, written over it otherwise.
+/// what is there when `accumulate`, written over it otherwise. Split across rayon's threads when
+/// large and `parallel`; a product made inside an already parallel task (`winograd_flex`'s
+/// blocks) passes `false` and runs on its thread.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn product_into(
     dst: &mut [f32],
@@ -117,6 +119,7 @@ pub(crate) fn product_into(
     lhs: View,
     rhs: View,
     accumulate: bool,
+    parallel: bool,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -136,7 +139,7 @@ pub(crate) fn product_into(
     // `gemm`'s own threading packs its operands on the calling thread first, which left the
     // other core idle (BENCHMARKS.md, "Training step").
     let threads = rayon::current_num_threads().max(1);
-    let parts = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD {
+    let parts = if parallel && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD {
         threads.min(n.div_ceil(MIN_COLUMNS)).max(1)
     } else {
         1
@@ -171,40 +174,6 @@ pub(crate) fn product_into(
     } else {
         use rayon::prelude::*;
         (0..parts).into_par_iter().for_each(block);
-    }
-}
-
-/// [`product_into`] on the calling thread, whatever the size: for products made inside an
-/// already parallel task (`winograd_flex`'s blocks).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn product_serial(
-    dst: &mut [f32],
-    offset: usize,
-    dst_rs: usize,
-    [m, n, k]: [usize; 3],
-    lhs: View,
-    rhs: View,
-    accumulate: bool,
-) {
-    if m == 0 || n == 0 || k == 0 {
-        return product_into(dst, offset, dst_rs, [m, n, k], lhs, rhs, accumulate);
-    }
-    View::rows(dst, offset, dst_rs).check(m, n, "output");
-    lhs.check(m, k, "left operand");
-    rhs.check(k, n, "right operand");
-    #[allow(unsafe_code)]
-    // SAFETY: the three views were checked to lie in their buffers; `dst` is borrowed mutably
-    // for the whole call, so nothing else aliases it.
-    unsafe {
-        call(
-            dst.as_mut_ptr().add(offset),
-            dst_rs,
-            [m, n, k],
-            lhs,
-            rhs,
-            accumulate,
-            gemm::Parallelism::None,
-        )
     }
 }
 
@@ -388,6 +357,7 @@ mod tests {
             [m, n, k],
             View::rows(&at, 0, m).t(),
             View::rows(&b, 0, n),
+            true,
             true,
         );
         for r in 0..m {

@@ -101,7 +101,7 @@ fn forward(x: &FlexTensor, w: &FlexTensor, bias: Option<&FlexTensor>) -> FlexTen
             let mut out = par_rows(n * c_out * hw, hw, |i, d| d.fill(b[i % c_out]));
             for i in 0..n {
                 let w = View::rows(ws, 0, c_in);
-                product_into(&mut out, i * c_out * hw, hw, dims, w, image(i), true);
+                product_into(&mut out, i * c_out * hw, hw, dims, w, image(i), true, true);
             }
             out
         }
@@ -140,7 +140,7 @@ impl<const N: usize> Backward<Flex, N> for PointwiseBackward<N> {
             let x_t = |i: usize| View::rows(xs, i * c_in * hw, hw).t();
             let mut dw = products_new(1, dims, |_| (dy_i(0), x_t(0)));
             for i in 1..n {
-                product_into(&mut dw, 0, c_in, dims, dy_i(i), x_t(i), true);
+                product_into(&mut dw, 0, c_in, dims, dy_i(i), x_t(i), true, true);
             }
             grads.register::<Flex>(
                 node.id,

@@ -19,7 +19,7 @@
 //! so that its transformed tiles stay in that core's cache.
 
 use crate::blocks::{Block, blocks};
-use crate::gemm::{View, product_serial};
+use crate::gemm::{View, product_into};
 use crate::par::{SERIAL_BELOW, par_rows, par_vec};
 use rayon::prelude::*;
 
@@ -231,7 +231,16 @@ pub(crate) fn weight_gradient(x: &[f32], dy: &[f32], s: &Sizes, tiles: usize) ->
                 cs: 16 * nt,
             };
             let dims = [s.c_out, s.c_in, nt];
-            product_serial(&mut acc, xi * s.c_in, 16 * s.c_in, dims, lhs, rhs, true);
+            product_into(
+                &mut acc,
+                xi * s.c_in,
+                16 * s.c_in,
+                dims,
+                lhs,
+                rhs,
+                true,
+                false,
+            );
         }
         (scratch, acc)
     };
@@ -426,7 +435,16 @@ fn block(
             rs: 16 * nt,
             cs: 1,
         };
-        product_serial(m, xi * nt, 16 * nt, [s.c_out, nt, s.c_in], lhs, rhs, false);
+        product_into(
+            m,
+            xi * nt,
+            16 * nt,
+            [s.c_out, nt, s.c_in],
+            lhs,
+            rhs,
+            false,
+            false,
+        );
     }
     // Output transform: rows `r = A^T M` (2 rows of 4 columns, each `tx` tiles long), then
     // columns `Y = r A`, interleaved into the output rows.
@@ -501,6 +519,13 @@ mod tests {
         out
     }
 
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max)
+    }
+
     fn values(len: usize, seed: u32) -> Vec<f32> {
         (0..len)
             .map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32)
@@ -544,11 +569,7 @@ mod tests {
                 &s,
                 tiles,
             );
-            let d = got
-                .iter()
-                .zip(&expected)
-                .map(|(a, e)| (a - e).abs())
-                .fold(0.0f32, f32::max);
+            let d = max_diff(&got, &expected);
             assert!(d < 1e-5, "case {case}: differs by {d}");
 
             // The turned kernel: `flipped` reads `[c_in, c_out, 3, 3]` (here `wt` with the
@@ -561,11 +582,7 @@ mod tests {
                 .collect();
             let expected = direct(&x, &turned, None, &s);
             let got = conv(&x, &kernels(&wt, [c_out, c_in], true), None, &s, tiles);
-            let d = got
-                .iter()
-                .zip(&expected)
-                .map(|(a, e)| (a - e).abs())
-                .fold(0.0f32, f32::max);
+            let d = max_diff(&got, &expected);
             assert!(d < 1e-5, "case {case} turned: differs by {d}");
 
             // The weight gradient for an output gradient `dy`, against the direct sum.
